@@ -1,0 +1,242 @@
+//! Reverse-mode autodiff over the tape that tensors carry. `grad` walks the nodes an output
+//! reaches in reverse topological order and runs each op's backward rule; with
+//! `create_graph = true` the rules run with recording on, so the gradients have a history of
+//! their own and can be differentiated again, to any order.
+
+pub mod op;
+
+use crate::error::{Error, Result};
+use crate::ops;
+use crate::Tensor;
+use op::Op;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// True when new ops are recorded on the tape (the default).
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+/// While alive, ops on this thread are not recorded (PyTorch's `torch.no_grad()`).
+pub struct NoGradGuard {
+    prev: bool,
+}
+
+/// Turns recording off on this thread until the guard is dropped.
+pub fn no_grad() -> NoGradGuard {
+    set_grad_enabled(false)
+}
+
+/// Sets recording on or off on this thread until the guard is dropped.
+pub fn set_grad_enabled(on: bool) -> NoGradGuard {
+    let prev = GRAD_ENABLED.with(|g| g.replace(on));
+    NoGradGuard { prev }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        GRAD_ENABLED.with(|g| g.set(self.prev));
+    }
+}
+
+/// Runs the backward rule of one recorded op.
+fn run_rule(op: &Op, inputs: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    use Op::*;
+    match op {
+        Add
+        | Sub
+        | Mul
+        | Div
+        | Neg
+        | AddScalar(_)
+        | MulScalar(_)
+        | Exp
+        | Log
+        | PowScalar(_)
+        | Sqrt
+        | Abs
+        | Relu
+        | Sigmoid
+        | Tanh
+        | Clamp { .. }
+        | Maximum
+        | Minimum
+        | Where { .. } => ops::elementwise::backward(op, inputs, out, g),
+        Sum { .. } | Max { .. } | Min { .. } => ops::reduce::backward(op, inputs, out, g),
+        Matmul => ops::matmul::backward(op, inputs, out, g),
+        Permute { .. } | Reshape { .. } | BroadcastTo { .. } | Narrow { .. } | Concat { .. } => {
+            ops::shape::backward(op, inputs, out, g)
+        }
+        IndexSelect { .. } | Gather { .. } | ScatterAdd { .. } => {
+            ops::index::backward(op, inputs, out, g)
+        }
+        Softmax { .. } | LogSoftmax { .. } | LogSumExp { .. } => {
+            ops::softmax::backward(op, inputs, out, g)
+        }
+    }
+}
+
+/// The tensors with history that `outputs` reach, children before parents.
+fn topo_order(outputs: &[Tensor]) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative post-order DFS: (tensor, inputs already pushed?).
+    let mut stack: Vec<(Tensor, bool)> = outputs
+        .iter()
+        .filter(|t| t.requires_grad())
+        .map(|t| (t.clone(), false))
+        .collect();
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        let inputs: Vec<Tensor> = match t.node() {
+            Some(n) => n.inputs.clone(),
+            None => Vec::new(),
+        };
+        stack.push((t, true));
+        for i in inputs {
+            if i.requires_grad() && !seen.contains(&i.id()) {
+                stack.push((i, false));
+            }
+        }
+    }
+    order
+}
+
+/// Propagates `seeds` (gradients of `outputs`) back through the tape; returns the gradient
+/// of every tensor the walk reached, by id.
+fn propagate(
+    outputs: &[Tensor],
+    seeds: Vec<Tensor>,
+    keep: &HashSet<u64>,
+    create_graph: bool,
+) -> Result<(HashMap<u64, Tensor>, Vec<Tensor>)> {
+    let _mode = set_grad_enabled(create_graph);
+    let mut grads: HashMap<u64, Tensor> = HashMap::new();
+    for (o, s) in outputs.iter().zip(seeds) {
+        if !o.requires_grad() {
+            continue;
+        }
+        let acc = match grads.remove(&o.id()) {
+            Some(prev) => prev.add(&s)?,
+            None => s,
+        };
+        grads.insert(o.id(), acc);
+    }
+    let order = topo_order(outputs);
+    let mut leaves = Vec::new();
+    for t in order.iter().rev() {
+        let node = match t.node() {
+            Some(n) => n,
+            None => {
+                leaves.push(t.clone());
+                continue;
+            }
+        };
+        let g = if keep.contains(&t.id()) {
+            grads.get(&t.id()).cloned()
+        } else {
+            grads.remove(&t.id())
+        };
+        let Some(g) = g else { continue };
+        let input_grads = run_rule(&node.op, &node.inputs, t, &g)?;
+        for (input, ig) in node.inputs.iter().zip(input_grads) {
+            let Some(ig) = ig else { continue };
+            if !input.requires_grad() {
+                continue;
+            }
+            let acc = match grads.remove(&input.id()) {
+                Some(prev) => prev.add(&ig)?,
+                None => ig,
+            };
+            grads.insert(input.id(), acc);
+        }
+    }
+    Ok((grads, leaves))
+}
+
+fn seeds_for(outputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Result<Vec<Tensor>> {
+    match grad_outputs {
+        Some(gs) => {
+            if gs.len() != outputs.len() {
+                return Err(Error::Invalid(format!(
+                    "grad: {} grad_outputs for {} outputs",
+                    gs.len(),
+                    outputs.len()
+                )));
+            }
+            for (o, g) in outputs.iter().zip(gs) {
+                if o.shape() != g.shape() {
+                    return Err(Error::ShapeMismatch {
+                        op: "grad (output vs grad_output)",
+                        lhs: o.shape().to_vec(),
+                        rhs: g.shape().to_vec(),
+                    });
+                }
+                ops::check_same("grad (output vs grad_output)", o, g)?;
+            }
+            Ok(gs.to_vec())
+        }
+        None => outputs
+            .iter()
+            .map(|o| {
+                if o.numel() != 1 {
+                    return Err(Error::Invalid(format!(
+                        "grad: output of shape {:?} is not a scalar; pass grad_outputs",
+                        o.shape()
+                    )));
+                }
+                Ok(o.ones_like())
+            })
+            .collect(),
+    }
+}
+
+/// Gradients of `outputs` (weighted by `grad_outputs`, or ones for scalar outputs) with
+/// respect to `inputs`, as `torch.autograd.grad`. An input that the outputs do not reach gets
+/// zeros. With `create_graph`, the returned gradients are recorded and can be differentiated.
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: Option<&[Tensor]>,
+    create_graph: bool,
+) -> Result<Vec<Tensor>> {
+    let seeds = seeds_for(outputs, grad_outputs)?;
+    let keep: HashSet<u64> = inputs.iter().map(Tensor::id).collect();
+    let (mut grads, _) = propagate(outputs, seeds, &keep, create_graph)?;
+    let out = inputs
+        .iter()
+        .map(|i| {
+            grads
+                .remove(&i.id())
+                .map(|g| if create_graph { g } else { g.detach() })
+                .unwrap_or_else(|| i.zeros_like())
+        })
+        .collect();
+    Ok(out)
+}
+
+impl Tensor {
+    /// Accumulates d(self)/d(leaf) into `.grad()` of every leaf that requires grad; `self`
+    /// must hold one element. The graph is not kept for a second order.
+    pub fn backward(&self) -> Result<()> {
+        let seeds = seeds_for(std::slice::from_ref(self), None)?;
+        let (mut grads, leaves) =
+            propagate(std::slice::from_ref(self), seeds, &HashSet::new(), false)?;
+        for leaf in leaves {
+            if let Some(g) = grads.remove(&leaf.id()) {
+                leaf.accumulate_grad(g.detach())?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+//! Matrix products through the `gemm` crate, which reads any row and column strides, so
+//! transposed and broadcast operands need no copy. Batches run one after another with gemm's
+//! own threading when the matrices are large, or in parallel with rayon when they are small.
+
+use crate::layout::Layout;
+use crate::Float;
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Offset of batch `b` in a layout whose leading `nb` axes are the batch axes.
+fn batch_offset(l: &Layout, nb: usize, mut b: usize) -> usize {
+    let mut off = l.offset;
+    for i in (0..nb).rev() {
+        let d = l.shape[i];
+        off += (b % d) * l.strides[i];
+        b /= d;
+    }
+    off
+}
+
+/// `a @ b` where `la` is `[batch.., m, k]` and `lb` is `[batch.., k, n]` (already broadcast).
+/// Returns the contiguous `[batch.., m, n]` result.
+pub fn matmul<T: Float>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<T> {
+    let r = la.rank();
+    let (m, k, n) = (la.shape[r - 2], la.shape[r - 1], lb.shape[r - 1]);
+    let nb = r - 2;
+    let batches: usize = la.shape[..nb].iter().product();
+    let mut out = vec![T::zero(); batches * m * n];
+    if m * n == 0 || k == 0 {
+        return out;
+    }
+    let (a_rs, a_cs) = (la.strides[r - 2] as isize, la.strides[r - 1] as isize);
+    let (b_rs, b_cs) = (lb.strides[r - 2] as isize, lb.strides[r - 1] as isize);
+    let flops = m * n * k;
+    let one_gemm = |bi: usize, dst: &mut [T], par: Parallelism| {
+        let (oa, ob) = (batch_offset(la, nb, bi), batch_offset(lb, nb, bi));
+        // SAFETY: `dst` holds m*n elements written with strides (n, 1); `a` and `b` are read at
+        // offsets within their storage because the layouts were validated against it.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr().add(oa),
+                a_cs,
+                a_rs,
+                b.as_ptr().add(ob),
+                b_cs,
+                b_rs,
+                T::zero(),
+                T::one(),
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+    };
+    let big = flops >= 48 * 48 * 48;
+    if batches > 1 && !big {
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(bi, dst)| one_gemm(bi, dst, Parallelism::None));
+    } else {
+        let par = if big {
+            Parallelism::Rayon(0)
+        } else {
+            Parallelism::None
+        };
+        out.chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(bi, dst)| one_gemm(bi, dst, par));
+    }
+    out
+}

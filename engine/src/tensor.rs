@@ -1,0 +1,396 @@
+//! The tensor handle: shared storage, a strided layout, and (when it was computed from tensors
+//! that require grad) the node that made it. Cloning a `Tensor` is cheap; dropping the last
+//! handle of an iteration's loss frees its whole tape.
+
+use crate::autograd::op::Op;
+use crate::backend::cpu::strided;
+use crate::error::{Error, Result};
+use crate::layout::{numel, Layout};
+use crate::rng::Rng;
+use crate::storage::{CpuStorage, Element, Storage};
+use crate::{DType, Device};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static LIVE_TENSORS: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of live tensor handles' inner records (views included) in this process.
+pub fn live_tensors() -> usize {
+    LIVE_TENSORS.load(Ordering::Relaxed)
+}
+
+/// A node of the tape: the op that produced a tensor and its differentiable inputs.
+pub(crate) struct Node {
+    pub op: Op,
+    pub inputs: Vec<Tensor>,
+}
+
+pub(crate) struct Inner {
+    id: u64,
+    storage: Arc<Storage>,
+    layout: Layout,
+    device: Device,
+    requires_grad: bool,
+    node: Option<Node>,
+    grad: Mutex<Option<Tensor>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        LIVE_TENSORS.fetch_sub(1, Ordering::Relaxed);
+        // Unlink the tape iteratively so that dropping a very long chain cannot overflow the stack.
+        let mut stack: Vec<Tensor> = self.node.take().map(|n| n.inputs).unwrap_or_default();
+        while let Some(t) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
+                if let Some(n) = inner.node.take() {
+                    stack.extend(n.inputs);
+                }
+            }
+        }
+    }
+}
+
+/// An n-dimensional array on a device, with optional autograd history.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Inner>);
+
+impl Tensor {
+    pub(crate) fn build(
+        storage: Arc<Storage>,
+        layout: Layout,
+        requires_grad: bool,
+        node: Option<Node>,
+    ) -> Tensor {
+        LIVE_TENSORS.fetch_add(1, Ordering::Relaxed);
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage,
+            layout,
+            device: Device::Cpu,
+            requires_grad,
+            node,
+            grad: Mutex::new(None),
+        }))
+    }
+
+    /// A constant tensor from a CPU buffer, contiguous in `shape`.
+    pub(crate) fn from_storage(data: CpuStorage, shape: &[usize]) -> Tensor {
+        Tensor::build(
+            Arc::new(Storage::new(data)),
+            Layout::contiguous(shape),
+            false,
+            None,
+        )
+    }
+
+    /// The result of an op: records a node when grad mode is on and an input requires grad.
+    pub(crate) fn from_op(data: CpuStorage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
+        Tensor::view_from_op(
+            Arc::new(Storage::new(data)),
+            Layout::contiguous(shape),
+            op,
+            inputs,
+        )
+    }
+
+    /// Like [`Tensor::from_op`] for a view that shares an existing storage.
+    pub(crate) fn view_from_op(
+        storage: Arc<Storage>,
+        layout: Layout,
+        op: Op,
+        inputs: &[&Tensor],
+    ) -> Tensor {
+        let track = crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+        let node = track.then(|| Node {
+            op,
+            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+        });
+        Tensor::build(storage, layout, track, node)
+    }
+
+    // ---- constructors -------------------------------------------------------------------
+
+    /// A tensor from a flat row-major buffer; `data.len()` must equal the product of `shape`.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        if data.len() != numel(shape) {
+            return Err(Error::Invalid(format!(
+                "from_vec: {} values do not fill shape {shape:?} ({} elements)",
+                data.len(),
+                numel(shape)
+            )));
+        }
+        Ok(Tensor::from_storage(T::into_storage(data), shape))
+    }
+
+    /// A 0-dimensional tensor.
+    pub fn scalar(v: f64, dtype: DType) -> Tensor {
+        Tensor::full(&[], v, dtype)
+    }
+
+    /// A tensor filled with `v` (cast to `dtype`).
+    pub fn full(shape: &[usize], v: f64, dtype: DType) -> Tensor {
+        let n = numel(shape);
+        let data = match dtype {
+            DType::F32 => CpuStorage::F32(vec![v as f32; n]),
+            DType::F64 => CpuStorage::F64(vec![v; n]),
+            DType::I64 => CpuStorage::I64(vec![v as i64; n]),
+        };
+        Tensor::from_storage(data, shape)
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 0.0, dtype)
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// Zeros of this tensor's shape and dtype.
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::zeros(self.shape(), self.dtype())
+    }
+
+    /// Ones of this tensor's shape and dtype.
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::ones(self.shape(), self.dtype())
+    }
+
+    /// `start, start + step, ...` below `end`, as a 1-D tensor.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            return Err(Error::Invalid(format!(
+                "arange: bad range {start}..{end} step {step}"
+            )));
+        }
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+        Ok(Tensor::from_f64s(&vals, &[n], dtype))
+    }
+
+    /// A tensor of `dtype` from f64 values (cast).
+    pub fn from_f64s(vals: &[f64], shape: &[usize], dtype: DType) -> Tensor {
+        let data = match dtype {
+            DType::F32 => CpuStorage::F32(vals.iter().map(|&v| v as f32).collect()),
+            DType::F64 => CpuStorage::F64(vals.to_vec()),
+            DType::I64 => CpuStorage::I64(vals.iter().map(|&v| v as i64).collect()),
+        };
+        Tensor::from_storage(data, shape)
+    }
+
+    /// Uniform in [0, 1) from a seeded generator.
+    pub fn rand(shape: &[usize], dtype: DType, rng: &mut Rng) -> Tensor {
+        let vals: Vec<f64> = (0..numel(shape)).map(|_| rng.uniform()).collect();
+        Tensor::from_f64s(&vals, shape, dtype)
+    }
+
+    /// Standard normal from a seeded generator.
+    pub fn randn(shape: &[usize], dtype: DType, rng: &mut Rng) -> Tensor {
+        let vals: Vec<f64> = (0..numel(shape)).map(|_| rng.normal()).collect();
+        Tensor::from_f64s(&vals, shape, dtype)
+    }
+
+    // ---- accessors ----------------------------------------------------------------------
+
+    /// A unique id of this tensor record (views have their own).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+
+    pub fn rank(&self) -> usize {
+        self.0.layout.rank()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+
+    pub fn device(&self) -> Device {
+        self.0.device
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    pub(crate) fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+
+    pub(crate) fn cpu(&self) -> &CpuStorage {
+        self.0.storage.cpu()
+    }
+
+    pub(crate) fn node(&self) -> Option<&Node> {
+        self.0.node.as_ref()
+    }
+
+    /// True for a leaf that requires grad, or a result computed from one with recording on.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// True when this tensor has no recorded history.
+    pub fn is_leaf(&self) -> bool {
+        self.0.node.is_none()
+    }
+
+    /// The name of the op that produced this tensor, if it was recorded.
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.0.node.as_ref().map(|n| n.op.name())
+    }
+
+    /// A leaf sharing this storage, with the requires-grad flag set as asked (like
+    /// `x.detach().requires_grad_(flag)` in PyTorch).
+    pub fn set_requires_grad(&self, flag: bool) -> Result<Tensor> {
+        if flag && !self.dtype().is_float() {
+            return Err(Error::UnsupportedDType {
+                op: "requires_grad",
+                dtype: self.dtype(),
+            });
+        }
+        Ok(Tensor::build(
+            self.0.storage.clone(),
+            self.0.layout.clone(),
+            flag,
+            None,
+        ))
+    }
+
+    /// A constant sharing this storage, cut from the tape.
+    pub fn detach(&self) -> Tensor {
+        Tensor::build(self.0.storage.clone(), self.0.layout.clone(), false, None)
+    }
+
+    /// The gradient accumulated by [`Tensor::backward`], if any.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Clears the accumulated gradient.
+    pub fn zero_grad(&self) {
+        if let Ok(mut g) = self.0.grad.lock() {
+            *g = None;
+        }
+    }
+
+    pub(crate) fn accumulate_grad(&self, g: Tensor) -> Result<()> {
+        let mut cell = self
+            .0
+            .grad
+            .lock()
+            .map_err(|_| Error::Invalid("gradient cell poisoned".into()))?;
+        let new = match cell.take() {
+            Some(old) => old.add(&g)?,
+            None => g,
+        };
+        *cell = Some(new);
+        Ok(())
+    }
+
+    // ---- reading values -----------------------------------------------------------------
+
+    /// The elements in row-major order; `T` must be the tensor's dtype.
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        let data = T::slice(self.cpu()).ok_or(Error::DTypeMismatch {
+            op: "to_vec",
+            lhs: self.dtype(),
+            rhs: T::DTYPE,
+        })?;
+        Ok(strided::to_contiguous(data, self.layout()).into_owned())
+    }
+
+    /// The elements as f64, whatever the dtype.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        let l = self.layout();
+        match self.cpu() {
+            CpuStorage::F32(v) => strided::to_contiguous(v, l)
+                .iter()
+                .map(|&x| x as f64)
+                .collect(),
+            CpuStorage::F64(v) => strided::to_contiguous(v, l).into_owned(),
+            CpuStorage::I64(v) => strided::to_contiguous(v, l)
+                .iter()
+                .map(|&x| x as f64)
+                .collect(),
+        }
+    }
+
+    /// The single value of a one-element tensor, as f64.
+    pub fn item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::Invalid(format!(
+                "item: tensor of shape {:?} has {} elements, not 1",
+                self.shape(),
+                self.numel()
+            )));
+        }
+        Ok(self.to_f64_vec()[0])
+    }
+
+    /// A contiguous copy of the data (recorded as a reshape, so it stays differentiable), or
+    /// this tensor if it is contiguous already.
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.layout().is_contiguous() {
+            return Ok(self.clone());
+        }
+        let shape = self.shape().to_vec();
+        let data = strided::contiguous_storage(self.cpu(), self.layout());
+        Ok(Tensor::from_op(
+            data,
+            &shape,
+            Op::Reshape {
+                from: shape.clone(),
+            },
+            &[self],
+        ))
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 8;
+        let vals = self.to_f64_vec();
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={}",
+            self.shape(),
+            self.dtype(),
+            self.device()
+        )?;
+        if self.requires_grad() {
+            write!(f, ", requires_grad")?;
+        }
+        write!(f, ", [")?;
+        for (i, v) in vals.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            if self.dtype() == DType::I64 {
+                write!(f, "{v}")?;
+            } else {
+                write!(f, "{v:.4}")?;
+            }
+        }
+        if vals.len() > SHOWN {
+            write!(f, ", ... {} more", vals.len() - SHOWN)?;
+        }
+        write!(f, "])")
+    }
+}
