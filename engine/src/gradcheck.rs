@@ -69,7 +69,9 @@ impl GradcheckReport {
         self.max_abs_err = self.max_abs_err.max(diff);
         self.max_rel_err = self.max_rel_err.max(rel);
         self.compared += 1;
-        if !(diff <= opts.atol + opts.rtol * numeric.abs()) {
+        // Written so that a NaN on either side fails the check.
+        let within = diff <= opts.atol + opts.rtol * numeric.abs();
+        if !within {
             self.passed = false;
         }
     }
