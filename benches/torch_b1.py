@@ -7,7 +7,11 @@ Figures (seconds per step, median of >= 10 timed runs after 3 warm-ups):
   meta_s    second-order step on the same network: cross-entropy, grad(create_graph=True),
             fast weights p - 0.01 g, functional forward at the fast weights (BatchNorm on batch
             statistics, running buffers left alone), cross-entropy, backward to p.
-  stage1_s, stage2_s: the MAXL steps, to be added (see FIGURES below).
+  stage1_s  MAXL stage-1 step (psi = [3] * 10): generator labels under no_grad, both heads,
+            primary + auxiliary focal loss, backward, SGD on theta1.
+  stage2_s  MAXL stage-2 meta step: the same loss, grad(create_graph), fast weights
+            theta1 - 0.1 g, primary focal at the fast weights + 0.2 x entropy, backward to
+            theta2, SGD on theta2.
 
 Prints one JSON object.
 """
@@ -122,17 +126,106 @@ def make_meta(device):
     return step
 
 
+PSI = 3          # auxiliary classes per primary class: psi = [3] * 10
+AUX = PSI * CLASSES
+GAMMA = 2.0
+ENTROPY_WEIGHT = 0.2
+
+
+class MultiTask(nn.Module):
+    """MAXL multi-task network: one trunk, a primary head and an auxiliary head."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = ConvNet4Trunk(1)
+        self.primary = head(256, CLASSES)
+        self.aux = head(256, AUX)
+
+    def forward(self, x):
+        f = self.trunk(x)
+        return self.primary(f), self.aux(f)
+
+
+class LabelGenerator(nn.Module):
+    """MAXL label generator: own trunk, head(sum psi), Mask SoftMax (stable, the 1e-8 form)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = ConvNet4Trunk(1)
+        self.head = head(256, AUX)
+        mask = torch.full((CLASSES, AUX), 1e-8)
+        for i in range(CLASSES):
+            mask[i, i * PSI:(i + 1) * PSI] = 1.0
+        self.register_buffer("log_mask", mask.log())
+
+    def forward(self, x, y):
+        return F.softmax(self.head(self.trunk(x)) + self.log_mask[y], dim=1)
+
+
+def focal(logits, target):
+    logp = F.log_softmax(logits, dim=1)
+    return -(target * (1 - logp.exp()) ** GAMMA * logp).sum(1).mean()
+
+
+def entropy(probs):
+    pbar = probs.mean(0)
+    return (pbar * (pbar + 1e-20).log()).sum()
+
+
+def make_maxl(device):
+    torch.manual_seed(SEED)
+    mt = MultiTask().to(device).train()
+    gen = LabelGenerator().to(device).train()
+    opt1 = torch.optim.SGD(mt.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    opt2 = torch.optim.SGD(gen.parameters(), lr=1e-3, weight_decay=5e-4)
+    x, y = make_batch(device)
+    onehot = F.one_hot(y, CLASSES).float()
+    return mt, gen, opt1, opt2, x, y, onehot
+
+
 def make_stage1(device):
-    # MAXL stage-1 step (MODELS.md): generator soft labels under no_grad, multi-task net with
-    # primary + auxiliary heads, focal losses, backward, SGD on theta1. Not written yet.
-    return None
+    # Generator soft labels under no_grad, both heads, primary + auxiliary focal loss,
+    # backward, SGD on theta1.
+    mt, gen, opt1, _, x, y, onehot = make_maxl(device)
+
+    def step():
+        with torch.no_grad():
+            aux_t = gen(x, y)
+        opt1.zero_grad(set_to_none=True)
+        p, a = mt(x)
+        loss = focal(p, onehot) + focal(a, aux_t)
+        loss.backward()
+        opt1.step()
+        return loss
+
+    return step
 
 
 def make_stage2(device):
-    # MAXL stage-2 meta step (MODELS.md): as stage 1, grad(create_graph), fast weights,
-    # forward at fast weights, primary focal + 0.2 x entropy, backward to theta2, SGD on
-    # theta2. Not written yet.
-    return None
+    # Forward generator and multi-task net, the same loss, grad(create_graph), fast weights
+    # theta1 - 0.1 g, forward at the fast weights (batch statistics, running buffers left
+    # alone), primary focal + 0.2 x entropy, backward to theta2, SGD on theta2.
+    mt, gen, _, opt2, x, y, onehot = make_maxl(device)
+    names = [n for n, _ in mt.named_parameters()]
+    params = [p for _, p in mt.named_parameters()]
+
+    def step():
+        opt2.zero_grad(set_to_none=True)
+        aux_t = gen(x, y)
+        p, a = mt(x)
+        inner = focal(p, onehot) + focal(a, aux_t)
+        grads = torch.autograd.grad(inner, params, create_graph=True)
+        fast = {n: w - 0.1 * g for n, w, g in zip(names, params, grads)}
+        bufs = {n: b.clone() for n, b in mt.named_buffers()}
+        fp, _ = functional_call(mt, {**fast, **bufs}, (x,))
+        meta = focal(fp, onehot) + ENTROPY_WEIGHT * entropy(aux_t)
+        meta.backward()
+        for w in params:
+            w.grad = None
+        opt2.step()
+        return meta
+
+    return step
 
 
 FIGURES = [

@@ -1,3 +1,13 @@
 //! Meta Auxiliary Learning (Liu, Davison, Johns, NeurIPS 2019) on `maxl-engine`: networks,
 //! label generator, Mask SoftMax, focal loss, the two-stage trainer, baselines, data and metrics.
-//! Not implemented yet: this crate only reserves its place in the workspace.
+
+pub mod data;
+pub mod error;
+pub mod models;
+pub mod nn;
+
+pub use error::{Error, Result};
+pub mod hierarchy;
+pub mod losses;
+pub mod metrics;
+pub mod train;

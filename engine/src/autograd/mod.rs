@@ -77,6 +77,15 @@ fn run_rule(op: &Op, inputs: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<
         Softmax { .. } | LogSoftmax { .. } | LogSumExp { .. } => {
             ops::softmax::backward(op, inputs, out, g)
         }
+        Conv2d { .. } | ConvTranspose2d { .. } | Conv2dWeight { .. } => {
+            ops::conv::backward(op, inputs, out, g)
+        }
+        MaxPool2d { .. } | MaxPool2dBackward { .. } | AvgPool2d { .. } | AvgPool2dBackward { .. } => {
+            ops::pool::backward(op, inputs, out, g)
+        }
+        BatchNorm { .. } | BatchNormBackward { .. } | BatchNormWeightGrad { .. } => {
+            ops::norm::backward(op, inputs, out, g)
+        }
     }
 }
 

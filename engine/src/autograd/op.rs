@@ -2,7 +2,19 @@
 //! its backward rule needs; `OpKind` (derived) is the registry that the gradcheck suite
 //! enumerates, so an op added here without a gradcheck case fails the suite.
 
+use crate::backend::cpu::conv::ConvGeom;
+use crate::backend::cpu::pool::AvgPlan;
 use crate::Tensor;
+use std::sync::Arc;
+
+/// Per-channel statistics of a batch-norm input, kept by its ops for their kernels (the
+/// backward rules recompute them with tensor ops where they must be differentiated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BnStats {
+    pub mean: Vec<f64>,
+    pub invstd: Vec<f64>,
+    pub eps: f64,
+}
 
 /// A recorded operation and the constants its backward rule needs. Differentiable inputs are
 /// kept in the node, not here.
@@ -88,6 +100,50 @@ pub enum Op {
     LogSumExp {
         axis: usize,
         keepdim: bool,
+    },
+    /// 2-D convolution; inputs `[x, w]` or `[x, w, bias]`.
+    Conv2d {
+        geom: ConvGeom,
+    },
+    /// Transposed convolution (the adjoint of `Conv2d` in its input); inputs `[z, w]` or
+    /// `[z, w, bias]`.
+    ConvTranspose2d {
+        geom: ConvGeom,
+    },
+    /// Weight gradient of a convolution; inputs `[x, grad_out]`.
+    Conv2dWeight {
+        geom: ConvGeom,
+    },
+    /// Max pooling seen as a gather of each plane at the (constant) argmax `indices`.
+    MaxPool2d {
+        indices: Tensor,
+    },
+    /// Scatter-add of a max pool's output gradient to its argmax `indices`, into planes of
+    /// size `input`.
+    MaxPool2dBackward {
+        indices: Tensor,
+        input: [usize; 2],
+    },
+    /// Average pooling over the windows of `plan` (fixed-stride or adaptive).
+    AvgPool2d {
+        plan: Arc<AvgPlan>,
+    },
+    /// The adjoint of `AvgPool2d`: spreads gradients over the windows.
+    AvgPool2dBackward {
+        plan: Arc<AvgPlan>,
+    },
+    /// Batch norm on batch statistics; inputs `[x, weight, bias]`.
+    BatchNorm {
+        stats: Arc<BnStats>,
+    },
+    /// Input gradient of `BatchNorm`; inputs `[x, weight, grad_out]`.
+    BatchNormBackward {
+        stats: Arc<BnStats>,
+    },
+    /// Weight gradient of `BatchNorm`, `sum(grad_out * xhat)` per channel; inputs
+    /// `[x, grad_out]`.
+    BatchNormWeightGrad {
+        stats: Arc<BnStats>,
     },
 }
 

@@ -60,6 +60,10 @@ pub fn all_cases() -> Vec<OpCase> {
     v.extend(super::matmul::gradcheck_cases());
     v.extend(super::index::gradcheck_cases());
     v.extend(super::softmax::gradcheck_cases());
+    v.extend(super::conv::gradcheck_cases());
+    v.extend(super::pool::gradcheck_cases());
+    v.extend(super::norm::gradcheck_cases());
+    v.extend(super::nn::gradcheck_cases());
     v
 }
 

@@ -3,9 +3,13 @@
 //! differentiable tensor ops, so gradients of any order work) and its gradcheck cases.
 
 pub mod cases;
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
+pub mod nn;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;

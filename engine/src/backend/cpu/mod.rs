@@ -1,10 +1,14 @@
 //! The CPU backend: strided copies, elementwise maps with broadcasting, reductions in a fixed
 //! chunking (so a seed gives identical bits whatever the thread count), matmul through `gemm`,
-//! and the index kernels. Work above [`PAR_MIN`] elements is split with rayon.
+//! the index kernels, and the CNN kernels (convolution by im2col + gemm, pooling, batch norm).
+//! Work above [`PAR_MIN`] elements is split with rayon.
 
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod strided;
 

@@ -1,15 +1,19 @@
-//! `maxl-cli bench`: speed figures as JSON lines. `gemm` times square f32 matmuls (median of
-//! at least 10 runs after warm-up); compare with `benches/torch_gemm.py` on the same machine.
+//! `maxl-cli bench`: speed figures as JSON. `gemm` times square f32 matmuls; `b1` and `b2` time
+//! the training steps of MODELS.md's benchmark configurations. Each figure is the median of at
+//! least 10 runs after 3 warm-ups; compare with `benches/torch_*.py` on the same machine.
+
+mod gemm;
+mod steps;
 
 use anyhow::Result;
-use maxl_engine::{DType, Device, Rng, Tensor};
-use serde_json::json;
+use maxl_engine::Device;
 use std::time::Instant;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Which benchmark: gemm.
-    #[arg(value_parser = ["gemm"])]
+    /// Which benchmark: gemm (square f32 matmuls), b1 (ConvNet-4, 1x28x28) or b2 (VGG-16,
+    /// 3x32x32): single-task, second-order meta, MAXL stage-1 and stage-2 steps, batch 100.
+    #[arg(value_parser = ["gemm", "b1", "b2"])]
     which: String,
     /// Print JSON (one object per line). Figures are JSON either way; kept for symmetry.
     #[arg(long)]
@@ -42,21 +46,6 @@ pub fn median_secs(
     Ok(times[times.len() / 2])
 }
 
-fn gemm(threads: usize) -> Result<()> {
-    let mut rng = Rng::new(0);
-    for n in [256usize, 512, 1024, 2048] {
-        let a = Tensor::randn(&[n, n], DType::F32, &mut rng);
-        let b = Tensor::randn(&[n, n], DType::F32, &mut rng);
-        let t = median_secs(|| a.matmul(&b).map(drop).map_err(Into::into), 10, 0.5)?;
-        let gflops = 2.0 * (n as f64).powi(3) / t / 1e9;
-        println!(
-            "{}",
-            json!({"n": n, "gflops": (gflops * 10.0).round() / 10.0, "median_s": t, "threads": threads, "device": "cpu", "impl": "maxl-rs"})
-        );
-    }
-    Ok(())
-}
-
 pub fn run(a: Args) -> Result<()> {
     Device::parse(&a.device)?.ensure_available()?;
     if let Some(t) = a.threads {
@@ -66,7 +55,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     let threads = rayon::current_num_threads();
     match a.which.as_str() {
-        "gemm" => gemm(threads),
+        "gemm" => gemm::run(threads),
+        "b1" => steps::run(steps::Config::B1, threads),
+        "b2" => steps::run(steps::Config::B2, threads),
         _ => unreachable!("clap restricts the choices"),
     }
 }

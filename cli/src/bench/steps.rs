@@ -1,0 +1,119 @@
+//! Step times of the benchmark configurations B1 (ConvNet-4, 1x28x28, 10 classes, psi [3]*10)
+//! and B2 (VGG-16, 3x32x32, 20 classes, psi [5]*20), batch 100, as MODELS.md defines them:
+//! `single_s`, `meta_s` (second-order step on the single-task network, inner lr 0.01),
+//! `stage1_s` and `stage2_s` (the MAXL steps). One JSON object.
+
+use super::median_secs;
+use anyhow::Result;
+use maxl::hierarchy::Hierarchy;
+use maxl::losses::cross_entropy;
+use maxl::models::{Backbone, InputShape, Net, NetState};
+use maxl::nn::Sgd;
+use maxl::train::MaxlSetup;
+use maxl_engine::{grad, DType, Rng, Tensor};
+use serde_json::json;
+
+/// A benchmark configuration.
+#[derive(Clone, Copy)]
+pub enum Config {
+    B1,
+    B2,
+}
+
+impl Config {
+    fn parts(self) -> (&'static str, Backbone, InputShape, usize, usize) {
+        match self {
+            Config::B1 => ("b1", Backbone::ConvNet4, InputShape { channels: 1, height: 28, width: 28 }, 10, 3),
+            Config::B2 => ("b2", Backbone::Vgg16, InputShape { channels: 3, height: 32, width: 32 }, 20, 5),
+        }
+    }
+}
+
+const BATCH: usize = 100;
+
+pub fn run(config: Config, threads: usize) -> Result<()> {
+    let (name, backbone, input, classes, k) = config.parts();
+    let mut rng = Rng::new(0);
+    let x = Tensor::randn(&[BATCH, input.channels, input.height, input.width], DType::F32, &mut rng);
+    let labels: Vec<i64> = (0..BATCH).map(|_| rng.below(classes) as i64).collect();
+    let y = Tensor::from_vec(labels, &[BATCH])?;
+    // Few runs for the slow VGG-16 configuration on a CPU, but never fewer than 10.
+    let min_secs = 1.0;
+
+    // Single-task step and second-order meta step on the single-task network.
+    let single = Net::single_task(backbone, input, classes);
+    let mut st = single.init(&mut rng)?;
+    let mut opt = Sgd::new(0.1, 0.9, 5e-4);
+    let single_s = median_secs(
+        || {
+            let (_, logits, bufs) = single.forward(&st.params, &st.buffers, &x, true, true)?;
+            let loss = cross_entropy(&logits[0], &y)?;
+            let g = grad(&[loss], &st.params.tensors(), None, false)?;
+            st = NetState { params: opt.step(&st.params, &g)?, buffers: bufs };
+            Ok(())
+        },
+        10,
+        min_secs,
+    )?;
+    let meta_s = median_secs(
+        || {
+            let params = st.params.tensors();
+            let (_, logits, _) = single.forward(&st.params, &st.buffers, &x, true, true)?;
+            let g = grad(&[cross_entropy(&logits[0], &y)?], &params, None, true)?;
+            let fast = params
+                .iter()
+                .zip(&g)
+                .map(|(p, g)| p.sub(&g.mul_scalar(0.01)?))
+                .collect::<maxl_engine::Result<Vec<_>>>()?;
+            let fast = st.params.with_tensors(fast)?;
+            let (_, fl, _) = single.forward(&fast, &st.buffers, &x, true, false)?;
+            grad(&[cross_entropy(&fl[0], &y)?], &params, None, false)?;
+            Ok(())
+        },
+        10,
+        min_secs,
+    )?;
+
+    // The MAXL steps.
+    let h = Hierarchy::balanced(k, classes)?;
+    let setup = MaxlSetup {
+        multi_task: Net::multi_task(backbone, input, classes, h.total()),
+        generator: Net::label_generator(backbone, input, h.total()),
+        hierarchy: h,
+        gamma: 2.0,
+        entropy_weight: 0.2,
+        exact_mask: false,
+        fd_scale: 0.01,
+    };
+    let mut mt = setup.multi_task.init(&mut rng)?;
+    let mut gen = setup.generator.init(&mut rng)?;
+    let mut opt1 = Sgd::new(0.1, 0.9, 5e-4);
+    let mut opt2 = Sgd::new(1e-3, 0.0, 5e-4);
+    let stage1_s = median_secs(
+        || {
+            let aux = setup.generated_targets(&gen, &x, &y)?;
+            let out = setup.stage1(&setup.multi_task, &mt, &x, &y, Some(&aux), false)?;
+            mt = NetState { params: opt1.step(&mt.params, &out.grads)?, buffers: out.buffers };
+            Ok(())
+        },
+        10,
+        min_secs,
+    )?;
+    let stage2_s = median_secs(
+        || {
+            let out = setup.stage2(&mt, &gen, &x, &y, 0.1)?;
+            gen = NetState { params: opt2.step(&gen.params, &out.grads)?, buffers: out.gen_buffers };
+            Ok(())
+        },
+        10,
+        min_secs,
+    )?;
+    println!(
+        "{}",
+        json!({
+            "config": name, "single_s": single_s, "meta_s": meta_s, "stage1_s": stage1_s,
+            "stage2_s": stage2_s, "threads": threads, "device": "cpu", "impl": "maxl-rs"
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,608 @@
+//! Batch normalisation over axis 1 of `[N, C, ...]` (PyTorch's `batch_norm`). Training mode is
+//! one fused op whose backward uses two more fused ops (input and weight gradients); their own
+//! backward rules are tensor programs over those ops, so every order is exact. Eval mode is a
+//! per-channel affine map of existing ops. Running statistics come back as new tensors.
+
+use super::{check_float, check_same};
+use crate::autograd::op::{BnStats, Op};
+use crate::backend::cpu::norm as k;
+use crate::backend::cpu::strided::to_contiguous;
+use crate::error::{invalid, Error, Result};
+use crate::storage::CpuStorage;
+use crate::{Float, Tensor};
+use std::sync::Arc;
+
+/// `(N, C, L)`: batch, channels, and the product of the remaining axes.
+fn ncl(op: &'static str, x: &Tensor) -> Result<(usize, usize, usize)> {
+    if x.rank() < 2 {
+        return invalid(format!(
+            "{op}: input must have a batch and a channel axis, got shape {:?}",
+            x.shape()
+        ));
+    }
+    let s = x.shape();
+    Ok((s[0], s[1], s[2..].iter().product()))
+}
+
+/// `[1, C, 1, ...]`: the shape a per-channel vector broadcasts from.
+fn channel_shape(x: &Tensor) -> Vec<usize> {
+    let mut s = vec![1; x.rank()];
+    s[1] = x.shape()[1];
+    s
+}
+
+/// Per-channel sum over every axis but 1, reading `t` in memory order.
+fn channel_sum(t: &Tensor) -> Result<Tensor> {
+    let (n, c, l) = ncl("batch_norm", t)?;
+    t.reshape(&[n, c, l])?.sum(&[2], false)?.sum(&[0], false)
+}
+
+/// `v` (`[C]`) shaped to broadcast against `x`.
+fn per_channel(v: &Tensor, x: &Tensor) -> Result<Tensor> {
+    v.reshape(&channel_shape(x))
+}
+
+fn check_channel_vec(op: &'static str, x: &Tensor, v: Option<&Tensor>) -> Result<()> {
+    if let Some(v) = v {
+        check_same(op, x, v)?;
+        if v.shape() != [x.shape()[1]] {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: x.shape().to_vec(),
+                rhs: v.shape().to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn stats_of(x: &Tensor, eps: f64) -> Result<Arc<BnStats>> {
+    let (n, c, l) = ncl("batch_norm", x)?;
+    let lx = x.layout();
+    let (mean, var) = match x.cpu() {
+        CpuStorage::F32(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
+        CpuStorage::F64(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
+        CpuStorage::I64(_) => {
+            return Err(Error::UnsupportedDType {
+                op: "batch_norm",
+                dtype: x.dtype(),
+            })
+        }
+    };
+    let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    Ok(Arc::new(BnStats { mean, invstd, eps }))
+}
+
+/// The values of a `[C]` tensor as `T`.
+fn vec_of<T: Float>(t: &Tensor) -> Vec<T> {
+    t.to_f64_vec().into_iter().map(T::from_f64).collect()
+}
+
+/// Fused `weight * xhat + bias` with the batch statistics `stats` of `x`.
+fn fused_forward(x: &Tensor, w: &Tensor, b: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
+    let (n, c, l) = ncl("batch_norm", x)?;
+    fn go<T: Float>(x: &[T], w: &Tensor, b: &Tensor, s: &BnStats, ncl: [usize; 3]) -> Vec<T> {
+        let (wv, bv) = (vec_of::<f64>(w), vec_of::<f64>(b));
+        let scale: Vec<T> = (0..ncl[1]).map(|i| T::from_f64(wv[i] * s.invstd[i])).collect();
+        let shift: Vec<T> = (0..ncl[1])
+            .map(|i| T::from_f64(bv[i] - s.mean[i] * wv[i] * s.invstd[i]))
+            .collect();
+        k::affine(x, ncl[0], ncl[1], ncl[2], &scale, &shift)
+    }
+    let lx = x.layout();
+    let data = match x.cpu() {
+        CpuStorage::F32(v) => CpuStorage::F32(go(&to_contiguous(v, lx), w, b, stats, [n, c, l])),
+        CpuStorage::F64(v) => CpuStorage::F64(go(&to_contiguous(v, lx), w, b, stats, [n, c, l])),
+        CpuStorage::I64(_) => unreachable!("checked float"),
+    };
+    let op = Op::BatchNorm {
+        stats: stats.clone(),
+    };
+    Ok(Tensor::from_op(data, x.shape(), op, &[x, w, b]))
+}
+
+/// Fused input gradient `w * invstd * (g - mean(g) - xhat * mean(g * xhat))`.
+fn fused_backward(x: &Tensor, w: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
+    let (n, c, l) = ncl("batch_norm_backward", x)?;
+    let (lx, lg) = (x.layout(), g.layout());
+    let (mean, invstd) = (&stats.mean, &stats.invstd);
+    let data = match (x.cpu(), g.cpu()) {
+        (CpuStorage::F32(xv), CpuStorage::F32(gv)) => CpuStorage::F32(k::backward_input(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            &vec_of::<f32>(w),
+            n,
+            c,
+            l,
+            mean,
+            invstd,
+        )),
+        (CpuStorage::F64(xv), CpuStorage::F64(gv)) => CpuStorage::F64(k::backward_input(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            &vec_of::<f64>(w),
+            n,
+            c,
+            l,
+            mean,
+            invstd,
+        )),
+        _ => unreachable!("dtypes checked"),
+    };
+    let op = Op::BatchNormBackward {
+        stats: stats.clone(),
+    };
+    Ok(Tensor::from_op(data, x.shape(), op, &[x, w, g]))
+}
+
+/// Fused weight gradient `sum(g * xhat)` per channel.
+fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
+    let (n, c, l) = ncl("batch_norm_weight_grad", x)?;
+    let (lx, lg) = (x.layout(), g.layout());
+    let (mean, invstd) = (&stats.mean, &stats.invstd);
+    let data = match (x.cpu(), g.cpu()) {
+        (CpuStorage::F32(xv), CpuStorage::F32(gv)) => CpuStorage::F32(k::weight_grad(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            n,
+            c,
+            l,
+            mean,
+            invstd,
+        )),
+        (CpuStorage::F64(xv), CpuStorage::F64(gv)) => CpuStorage::F64(k::weight_grad(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            n,
+            c,
+            l,
+            mean,
+            invstd,
+        )),
+        _ => unreachable!("dtypes checked"),
+    };
+    let op = Op::BatchNormWeightGrad {
+        stats: stats.clone(),
+    };
+    Ok(Tensor::from_op(data, &[c], op, &[x, g]))
+}
+
+fn check_eps(op: &'static str, eps: f64) -> Result<()> {
+    if !(eps.is_finite() && eps >= 0.0) {
+        return invalid(format!("{op}: eps must be finite and >= 0, got {eps}"));
+    }
+    Ok(())
+}
+
+/// Checks a training-mode input: float, rank >= 2, more than one value per channel.
+fn check_train_input(op: &'static str, x: &Tensor) -> Result<(usize, usize, usize)> {
+    check_float(op, x)?;
+    let (n, c, l) = ncl(op, x)?;
+    if n * l <= 1 {
+        return invalid(format!(
+            "{op}: expected more than 1 value per channel when training, got input shape {:?}",
+            x.shape()
+        ));
+    }
+    Ok((n, c, l))
+}
+
+/// Batch normalisation over axis 1 of `x` `[N, C, ...]`, as PyTorch's `F.batch_norm`.
+///
+/// Training mode normalises with the batch mean and biased variance; when `running_mean` and
+/// `running_var` are given it also returns their updated values,
+/// `(1 - momentum) * old + momentum * batch` (the unbiased variance for the running one).
+/// Eval mode normalises with the running statistics (both required) and returns `None`.
+/// `weight` and `bias` (`[C]`) default to 1 and 0.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm(
+    x: &Tensor,
+    running_mean: Option<&Tensor>,
+    running_var: Option<&Tensor>,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+    let op = "batch_norm";
+    check_float(op, x)?;
+    check_eps(op, eps)?;
+    let (_, c, _) = ncl(op, x)?;
+    for v in [running_mean, running_var, weight, bias] {
+        check_channel_vec(op, x, v)?;
+    }
+    if !training {
+        let (Some(rm), Some(rv)) = (running_mean, running_var) else {
+            return invalid("batch_norm: eval mode needs running_mean and running_var");
+        };
+        let inv = rv.add_scalar(eps)?.pow(-0.5)?;
+        let scale = match weight {
+            Some(w) => w.mul(&inv)?,
+            None => inv,
+        };
+        let shift = rm.mul(&scale)?.neg()?;
+        let shift = match bias {
+            Some(b) => b.add(&shift)?,
+            None => shift,
+        };
+        let y = x
+            .mul(&per_channel(&scale, x)?)?
+            .add(&per_channel(&shift, x)?)?;
+        return Ok((y, None));
+    }
+    if !momentum.is_finite() {
+        return invalid(format!("batch_norm: momentum must be finite, got {momentum}"));
+    }
+    let (n, _, l) = check_train_input(op, x)?;
+    let stats = stats_of(x, eps)?;
+    let ones = Tensor::ones(&[c], x.dtype());
+    let zeros = Tensor::zeros(&[c], x.dtype());
+    let y = fused_forward(x, weight.unwrap_or(&ones), bias.unwrap_or(&zeros), &stats)?;
+    let running = match (running_mean, running_var) {
+        (Some(rm), Some(rv)) => {
+            let m = (n * l) as f64;
+            let unbiased = m / (m - 1.0);
+            let new_mean: Vec<f64> = rm
+                .to_f64_vec()
+                .iter()
+                .zip(&stats.mean)
+                .map(|(o, b)| (1.0 - momentum) * o + momentum * b)
+                .collect();
+            let new_var: Vec<f64> = rv
+                .to_f64_vec()
+                .iter()
+                .zip(&stats.invstd)
+                .map(|(o, r)| {
+                    let var = (1.0 / (r * r) - eps).max(0.0);
+                    (1.0 - momentum) * o + momentum * var * unbiased
+                })
+                .collect();
+            Some((
+                Tensor::from_f64s(&new_mean, &[c], rm.dtype()),
+                Tensor::from_f64s(&new_var, &[c], rv.dtype()),
+            ))
+        }
+        (None, None) => None,
+        _ => {
+            return invalid(
+                "batch_norm: give both running_mean and running_var, or neither".to_string(),
+            )
+        }
+    };
+    Ok((y, running))
+}
+
+impl Tensor {
+    /// [`batch_norm`] of this tensor.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm(
+        &self,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        training: bool,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+        batch_norm(
+            self,
+            running_mean,
+            running_var,
+            weight,
+            bias,
+            training,
+            momentum,
+            eps,
+        )
+    }
+}
+
+/// The input gradient of training-mode [`batch_norm`] for the output gradient `grad_out`:
+/// `weight * invstd * (g - mean(g) - xhat * mean(g * xhat))` per channel (a fused op).
+pub fn batch_norm_backward(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    grad_out: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    let op = "batch_norm_backward";
+    check_same(op, x, grad_out)?;
+    check_eps(op, eps)?;
+    check_train_input(op, x)?;
+    if x.shape() != grad_out.shape() {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: x.shape().to_vec(),
+            rhs: grad_out.shape().to_vec(),
+        });
+    }
+    check_channel_vec(op, x, weight)?;
+    let ones = Tensor::ones(&[x.shape()[1]], x.dtype());
+    fused_backward(x, weight.unwrap_or(&ones), grad_out, &stats_of(x, eps)?)
+}
+
+/// The weight gradient of training-mode [`batch_norm`]: `sum(grad_out * xhat)` per channel.
+pub fn batch_norm_weight_grad(x: &Tensor, grad_out: &Tensor, eps: f64) -> Result<Tensor> {
+    let op = "batch_norm_weight_grad";
+    check_same(op, x, grad_out)?;
+    check_eps(op, eps)?;
+    check_train_input(op, x)?;
+    if x.shape() != grad_out.shape() {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: x.shape().to_vec(),
+            rhs: grad_out.shape().to_vec(),
+        });
+    }
+    fused_weight_grad(x, grad_out, &stats_of(x, eps)?)
+}
+
+/// `invstd = (var(x) + eps)^(-1/2)` per channel, as differentiable tensor ops.
+fn invstd_tensor(x: &Tensor, eps: f64, m: f64) -> Result<Tensor> {
+    let mu = per_channel(&channel_sum(x)?.mul_scalar(1.0 / m)?, x)?;
+    let xc = x.sub(&mu)?;
+    channel_sum(&xc.mul(&xc)?)?
+        .mul_scalar(1.0 / m)?
+        .add_scalar(eps)?
+        .pow(-0.5)
+}
+
+fn needs(t: &Tensor) -> bool {
+    t.requires_grad()
+}
+
+/// Backward rules of the batch-norm ops. With `P(v) = v - mean(v) - xhat mean(v xhat)` and
+/// `r = invstd`, the input gradient `w r P(g)` has the vector-Jacobian product
+/// `dg = w r P(G)`, `dw = <G, r P(g)>`,
+/// `dx = -(r / M) (w <G, r P(g)> xhat + w <G, xhat> r P(g) + <g, xhat> w r P(G))`.
+pub(crate) fn backward(
+    op: &Op,
+    x: &[Tensor],
+    _y: &Tensor,
+    g: &Tensor,
+) -> Result<Vec<Option<Tensor>>> {
+    match op {
+        Op::BatchNorm { stats } => {
+            let (xi, w, b) = (&x[0], &x[1], &x[2]);
+            Ok(vec![
+                needs(xi)
+                    .then(|| fused_backward(xi, w, g, stats))
+                    .transpose()?,
+                needs(w)
+                    .then(|| fused_weight_grad(xi, g, stats))
+                    .transpose()?,
+                needs(b).then(|| channel_sum(g)).transpose()?,
+            ])
+        }
+        Op::BatchNormWeightGrad { stats } => {
+            let (xi, gi) = (&x[0], &x[1]);
+            let zeros = Tensor::zeros(g.shape(), g.dtype());
+            Ok(vec![
+                needs(xi)
+                    .then(|| fused_backward(xi, g, gi, stats))
+                    .transpose()?,
+                needs(gi)
+                    .then(|| fused_forward(xi, g, &zeros, stats))
+                    .transpose()?,
+            ])
+        }
+        Op::BatchNormBackward { stats } => {
+            let (xi, w, gi) = (&x[0], &x[1], &x[2]);
+            let c = xi.shape()[1];
+            let m = (xi.numel() / c.max(1)) as f64;
+            let ones = Tensor::ones(&[c], xi.dtype());
+            // w r P(G): the gradient of g, and a term of the gradient of x.
+            let dg = if needs(gi) || needs(xi) {
+                Some(fused_backward(xi, w, g, stats)?)
+            } else {
+                None
+            };
+            let pg = if needs(w) || needs(xi) {
+                Some(fused_backward(xi, &ones, gi, stats)?)
+            } else {
+                None
+            };
+            let a = match &pg {
+                Some(pg) => Some(channel_sum(&g.mul(pg)?)?),
+                None => None,
+            };
+            let dx = match (needs(xi), &dg, &pg, &a) {
+                (true, Some(dg), Some(pg), Some(a)) => {
+                    let zeros = Tensor::zeros(&[c], xi.dtype());
+                    let xhat = fused_forward(xi, &ones, &zeros, stats)?;
+                    let bg = fused_weight_grad(xi, g, stats)?;
+                    let cg = fused_weight_grad(xi, gi, stats)?;
+                    let s = invstd_tensor(xi, stats.eps, m)?.mul_scalar(-1.0 / m)?;
+                    let sw = s.mul(w)?;
+                    let t1 = xhat.mul(&per_channel(&sw.mul(a)?, xi)?)?;
+                    let t2 = pg.mul(&per_channel(&sw.mul(&bg)?, xi)?)?;
+                    let t3 = dg.mul(&per_channel(&s.mul(&cg)?, xi)?)?;
+                    Some(t1.add(&t2)?.add(&t3)?)
+                }
+                _ => None,
+            };
+            Ok(vec![dx, if needs(w) { a } else { None }, if needs(gi) { dg } else { None }])
+        }
+        _ => unreachable!("not a batch-norm op: {}", op.name()),
+    }
+}
+
+/// Gradcheck cases of batch norm.
+pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
+    use super::cases::{normal, uniform, OpCase};
+    vec![
+        OpCase {
+            op: "batch_norm",
+            what: "train, x [3,3,2,2], weight and bias",
+            inputs: |r| {
+                vec![
+                    normal(r, &[3, 3, 2, 2]),
+                    uniform(r, &[3], 0.5, 1.5),
+                    normal(r, &[3]),
+                ]
+            },
+            f: |x| {
+                batch_norm(&x[0], None, None, Some(&x[1]), Some(&x[2]), true, 0.1, 1e-5)
+                    .map(|r| r.0)
+            },
+        },
+        OpCase {
+            op: "batch_norm",
+            what: "train, batch 1, x [1,5,3,2], no affine",
+            inputs: |r| vec![normal(r, &[1, 5, 3, 2])],
+            f: |x| batch_norm(&x[0], None, None, None, None, true, 0.1, 1e-5).map(|r| r.0),
+        },
+        OpCase {
+            op: "batch_norm",
+            what: "train, 2-D x [6,2], weight only",
+            inputs: |r| vec![normal(r, &[6, 2]), uniform(r, &[2], 0.5, 1.5)],
+            f: |x| batch_norm(&x[0], None, None, Some(&x[1]), None, true, 0.1, 1e-5).map(|r| r.0),
+        },
+        OpCase {
+            op: "batch_norm",
+            what: "eval on running stats, x [2,3,2,1], weight and bias",
+            inputs: |r| vec![normal(r, &[2, 3, 2, 1]), normal(r, &[3]), normal(r, &[3])],
+            f: |x| {
+                let rm = Tensor::from_f64s(&[0.1, -0.2, 0.3], &[3], crate::DType::F64);
+                let rv = Tensor::from_f64s(&[0.5, 1.2, 2.0], &[3], crate::DType::F64);
+                batch_norm(&x[0], Some(&rm), Some(&rv), Some(&x[1]), Some(&x[2]), false, 0.1, 1e-5)
+                    .map(|r| r.0)
+            },
+        },
+        OpCase {
+            op: "batch_norm_backward",
+            what: "x [3,2,2,2], weight, g",
+            inputs: |r| {
+                vec![
+                    normal(r, &[3, 2, 2, 2]),
+                    uniform(r, &[2], 0.5, 1.5),
+                    normal(r, &[3, 2, 2, 2]),
+                ]
+            },
+            f: |x| batch_norm_backward(&x[0], Some(&x[1]), &x[2], 1e-5),
+        },
+        OpCase {
+            op: "batch_norm_weight_grad",
+            what: "x [2,3,3,1], g",
+            inputs: |r| vec![normal(r, &[2, 3, 3, 1]), normal(r, &[2, 3, 3, 1])],
+            f: |x| batch_norm_weight_grad(&x[0], &x[1], 1e-5),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{grad, DType, Rng};
+
+    #[test]
+    fn training_forward_and_running_stats_by_hand() {
+        // One channel, values 1, 2, 3, 6: mean 3, biased var 3.5, unbiased var 14/3.
+        let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 6.0], &[2, 1, 2]).unwrap();
+        let w = Tensor::from_vec(vec![2.0f64], &[1]).unwrap();
+        let b = Tensor::from_vec(vec![0.5f64], &[1]).unwrap();
+        let rm = Tensor::from_vec(vec![1.0f64], &[1]).unwrap();
+        let rv = Tensor::from_vec(vec![2.0f64], &[1]).unwrap();
+        let eps = 1e-5;
+        let (y, run) =
+            batch_norm(&x, Some(&rm), Some(&rv), Some(&w), Some(&b), true, 0.1, eps).unwrap();
+        let r = 1.0 / (3.5f64 + eps).sqrt();
+        let want: Vec<f64> = [1.0, 2.0, 3.0, 6.0]
+            .iter()
+            .map(|v| 2.0 * (v - 3.0) * r + 0.5)
+            .collect();
+        for (a, b) in y.to_vec::<f64>().unwrap().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        let (nm, nv) = run.unwrap();
+        assert!((nm.item().unwrap() - (0.9 + 0.3)).abs() < 1e-12);
+        assert!((nv.item().unwrap() - (0.9 * 2.0 + 0.1 * 14.0 / 3.0)).abs() < 1e-9);
+        // Eval mode with the new running stats.
+        let (ye, none) =
+            batch_norm(&x, Some(&nm), Some(&nv), Some(&w), Some(&b), false, 0.1, eps).unwrap();
+        assert!(none.is_none());
+        let (m, v) = (nm.item().unwrap(), nv.item().unwrap());
+        let want: Vec<f64> = [1.0, 2.0, 3.0, 6.0]
+            .iter()
+            .map(|x| 2.0 * (x - m) / (v + eps).sqrt() + 0.5)
+            .collect();
+        for (a, b) in ye.to_vec::<f64>().unwrap().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12);
+        }
+    }
+
+    /// The fused ops against the same formulas written with plain tensor ops, f32 and f64.
+    #[test]
+    fn fused_ops_match_composite_formulas() {
+        let mut rng = Rng::new(9);
+        for dt in [DType::F64, DType::F32] {
+            let tol = if dt == DType::F64 { 1e-10 } else { 2e-4 };
+            let x = Tensor::randn(&[4, 3, 5, 2], dt, &mut rng);
+            let w = Tensor::randn(&[3], dt, &mut rng);
+            let b = Tensor::randn(&[3], dt, &mut rng);
+            let g = Tensor::randn(&[4, 3, 5, 2], dt, &mut rng);
+            let m = 40.0;
+            let bs = [1, 3, 1, 1];
+            let mean = x.mean(&[0, 2, 3], true).unwrap();
+            let xc = x.sub(&mean).unwrap();
+            let var = xc.mul(&xc).unwrap().mean(&[0, 2, 3], true).unwrap();
+            let r = var.add_scalar(1e-5).unwrap().pow(-0.5).unwrap();
+            let xhat = xc.mul(&r).unwrap();
+            let want_y = xhat
+                .mul(&w.reshape(&bs).unwrap())
+                .unwrap()
+                .add(&b.reshape(&bs).unwrap())
+                .unwrap();
+            let (y, _) = batch_norm(&x, None, None, Some(&w), Some(&b), true, 0.1, 1e-5).unwrap();
+            assert_close(&y, &want_y, tol);
+            let gm = g.mean(&[0, 2, 3], true).unwrap();
+            let gx = g.mul(&xhat).unwrap().sum(&[0, 2, 3], true).unwrap();
+            let want_dx = g
+                .sub(&gm)
+                .unwrap()
+                .sub(&xhat.mul(&gx.mul_scalar(1.0 / m).unwrap()).unwrap())
+                .unwrap()
+                .mul(&r.mul(&w.reshape(&bs).unwrap()).unwrap())
+                .unwrap();
+            let dx = batch_norm_backward(&x, Some(&w), &g, 1e-5).unwrap();
+            assert_close(&dx, &want_dx, tol);
+            let dw = batch_norm_weight_grad(&x, &g, 1e-5).unwrap();
+            assert_close(&dw, &gx.reshape(&[3]).unwrap(), tol);
+        }
+    }
+
+    fn assert_close(a: &Tensor, b: &Tensor, tol: f64) {
+        assert_eq!(a.shape(), b.shape());
+        for (x, y) in a.to_f64_vec().iter().zip(b.to_f64_vec()) {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn gradients_through_training_mode() {
+        let mut rng = Rng::new(4);
+        let x = Tensor::randn(&[3, 2, 2, 2], DType::F64, &mut rng)
+            .set_requires_grad(true)
+            .unwrap();
+        let (y, _) = batch_norm(&x, None, None, None, None, true, 0.1, 1e-5).unwrap();
+        // Normalised output: the sum over a channel is constant, so its gradient is 0.
+        let gx = grad(&[y.sum_all().unwrap()], &[x], None, false).unwrap();
+        assert!(gx[0].to_f64_vec().iter().all(|v| v.abs() < 1e-10));
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let x = Tensor::zeros(&[2, 3, 2, 2], DType::F32);
+        let w = Tensor::ones(&[4], DType::F32);
+        let e = batch_norm(&x, None, None, Some(&w), None, true, 0.1, 1e-5).unwrap_err();
+        assert!(e.to_string().contains("[2, 3, 2, 2]") && e.to_string().contains("[4]"));
+        let one = Tensor::zeros(&[1, 3, 1, 1], DType::F32);
+        assert!(batch_norm(&one, None, None, None, None, true, 0.1, 1e-5).is_err());
+        assert!(batch_norm(&x, None, None, None, None, false, 0.1, 1e-5).is_err());
+        let rm = Tensor::zeros(&[3], DType::F32);
+        assert!(batch_norm(&x, Some(&rm), None, None, None, true, 0.1, 1e-5).is_err());
+        assert!(batch_norm(&Tensor::zeros(&[3], DType::F32), None, None, None, None, true, 0.1, 1e-5).is_err());
+    }
+}

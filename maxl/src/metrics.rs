@@ -1,0 +1,100 @@
+//! Per-epoch metrics (one struct, serialised as one JSON line per epoch) and the helpers that
+//! compute them: accuracy from logits, gradient cosine similarity (REFERENCE.md's recipe) and
+//! label utilisation.
+
+use crate::Result;
+use maxl_engine::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Everything measured in one epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub test_loss: f64,
+    pub test_acc: f64,
+    /// Meta (pass 2) primary loss and accuracy at theta1, before the virtual step.
+    pub meta_loss_before: f64,
+    pub meta_acc_before: f64,
+    /// The same at the fast weights theta1+, after the virtual step.
+    pub meta_loss_after: f64,
+    pub meta_acc_after: f64,
+    /// Mean cosine similarity of primary and auxiliary gradients on the shared trunk.
+    pub cosine: f64,
+    /// Share (%) of auxiliary classes that the generator assigns (argmax) to a training image.
+    pub utilisation: f64,
+    pub pass1_s: f64,
+    pub pass2_s: f64,
+}
+
+/// Row-wise argmax of a `[N, C]` tensor.
+pub fn argmax_rows(t: &Tensor) -> Vec<usize> {
+    let c = t.shape().get(1).copied().unwrap_or(1).max(1);
+    t.to_f64_vec()
+        .chunks(c)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+                .0
+        })
+        .collect()
+}
+
+/// Number of rows whose argmax equals the i64 label.
+pub fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
+    let y = labels.to_vec::<i64>()?;
+    Ok(argmax_rows(logits)
+        .iter()
+        .zip(&y)
+        .filter(|(p, &l)| **p as i64 == l)
+        .count())
+}
+
+/// Cosine similarity of two gradient lists: each tensor viewed as `[dim0, -1]`, cosine per
+/// row, mean per tensor, mean over tensors.
+pub fn grad_cosine(a: &[Tensor], b: &[Tensor]) -> f64 {
+    let mut per_tensor = Vec::new();
+    for (x, y) in a.iter().zip(b) {
+        let rows = x.shape().first().copied().unwrap_or(1).max(1);
+        let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
+        let len = xv.len() / rows;
+        if len == 0 {
+            continue;
+        }
+        let mut sum = 0.0;
+        for r in 0..rows {
+            let (u, v) = (&xv[r * len..(r + 1) * len], &yv[r * len..(r + 1) * len]);
+            let dot: f64 = u.iter().zip(v).map(|(p, q)| p * q).sum();
+            let nu: f64 = u.iter().map(|p| p * p).sum::<f64>().sqrt();
+            let nv: f64 = v.iter().map(|p| p * p).sum::<f64>().sqrt();
+            // As torch.nn.functional.cosine_similarity: norms clamped at 1e-8.
+            sum += dot / (nu.max(1e-8) * nv.max(1e-8));
+        }
+        per_tensor.push(sum / rows as f64);
+    }
+    if per_tensor.is_empty() {
+        return 0.0;
+    }
+    per_tensor.iter().sum::<f64>() / per_tensor.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_accuracy_and_cosine_by_hand() {
+        let logits = Tensor::from_vec(vec![0.1f32, 0.9, 0.5, 0.2, 0.3, 0.3], &[3, 2]).unwrap();
+        assert_eq!(argmax_rows(&logits), vec![1, 0, 0]);
+        let labels = Tensor::from_vec(vec![1i64, 1, 0], &[3]).unwrap();
+        assert_eq!(correct(&logits, &labels).unwrap(), 2);
+        let a = Tensor::from_vec(vec![1.0f64, 0.0, 0.0, 1.0], &[2, 2]).unwrap();
+        let b = Tensor::from_vec(vec![1.0f64, 1.0, 0.0, -2.0], &[2, 2]).unwrap();
+        // Row cosines: 1/sqrt(2) and -1; mean over rows.
+        let want = (std::f64::consts::FRAC_1_SQRT_2 - 1.0) / 2.0;
+        assert!((grad_cosine(&[a], &[b]) - want).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,93 @@
+//! A network = one trunk + named heads. The multi-task network has heads `primary` (P) and
+//! `aux` (sum psi); the label generator one head `gen` (sum psi) whose logits go through Mask
+//! SoftMax; the single-task network one head `primary`.
+
+use super::{build_head, head_forward, Backbone, InputShape};
+use crate::nn::{Builder, Forward, Params};
+use crate::Result;
+use maxl_engine::{Rng, Tensor};
+
+/// Architecture of a trunk-plus-heads network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Net {
+    pub backbone: Backbone,
+    pub input: InputShape,
+    /// (name, classes) of each head, in output order.
+    pub heads: Vec<(&'static str, usize)>,
+    /// Label-generator initialisation (Xavier normal) rather than the multi-task one.
+    pub generator: bool,
+}
+
+/// Parameters (leaves that require grad) and buffers of a network.
+#[derive(Clone)]
+pub struct NetState {
+    pub params: Params,
+    pub buffers: Params,
+}
+
+impl Net {
+    /// The multi-task network: primary head (P classes) and auxiliary head (sum psi).
+    pub fn multi_task(backbone: Backbone, input: InputShape, primary: usize, aux: usize) -> Net {
+        Net {
+            backbone,
+            input,
+            heads: vec![("primary", primary), ("aux", aux)],
+            generator: false,
+        }
+    }
+
+    /// The label-generation network: one head of sum psi logits.
+    pub fn label_generator(backbone: Backbone, input: InputShape, aux: usize) -> Net {
+        Net {
+            backbone,
+            input,
+            heads: vec![("gen", aux)],
+            generator: true,
+        }
+    }
+
+    /// The single-task network.
+    pub fn single_task(backbone: Backbone, input: InputShape, primary: usize) -> Net {
+        Net {
+            backbone,
+            input,
+            heads: vec![("primary", primary)],
+            generator: false,
+        }
+    }
+
+    /// Fresh parameters and buffers from a seeded generator.
+    pub fn init(&self, rng: &mut Rng) -> Result<NetState> {
+        let fin = self.backbone.features(self.input)?;
+        let (conv_init, linear_init) = self.backbone.inits(self.generator);
+        let mut b = Builder::new(rng, conv_init, linear_init);
+        self.backbone.build(&mut b, "trunk", self.input);
+        for &(name, n) in &self.heads {
+            build_head(&mut b, name, fin, self.backbone.head_hidden(), n);
+        }
+        Ok(NetState {
+            params: b.params,
+            buffers: b.buffers,
+        })
+    }
+
+    /// The trunk's features `[N, F]` and the logits of every head. With `update_stats`
+    /// (training only) the new running statistics are returned, else the old buffers.
+    pub fn forward(
+        &self,
+        params: &Params,
+        buffers: &Params,
+        x: &Tensor,
+        training: bool,
+        update_stats: bool,
+    ) -> Result<(Tensor, Vec<Tensor>, Params)> {
+        let mut f = Forward::new(params, buffers, training, update_stats);
+        let feats = self.backbone.forward(&mut f, "trunk", x)?;
+        let logits = self
+            .heads
+            .iter()
+            .map(|&(name, _)| head_forward(&mut f, name, &feats))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((feats, logits, f.into_buffers()))
+    }
+}

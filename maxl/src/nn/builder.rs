@@ -1,0 +1,62 @@
+//! Declares a network's parameters and buffers with their shapes and initial values, layer by
+//! layer, under the names that [`super::Forward`] looks up.
+
+use super::init::{weight, Init};
+use super::Params;
+use maxl_engine::{DType, Rng, Tensor};
+
+/// Collects parameters (leaves that require grad) and buffers for a new network.
+pub struct Builder<'r> {
+    pub params: Params,
+    pub buffers: Params,
+    rng: &'r mut Rng,
+    conv_init: Init,
+    linear_init: Init,
+}
+
+fn leaf(t: Tensor) -> Tensor {
+    t.set_requires_grad(true)
+        .expect("f32 parameters can require grad")
+}
+
+impl<'r> Builder<'r> {
+    pub fn new(rng: &'r mut Rng, conv_init: Init, linear_init: Init) -> Builder<'r> {
+        Builder {
+            params: Params::new(),
+            buffers: Params::new(),
+            rng,
+            conv_init,
+            linear_init,
+        }
+    }
+
+    /// A 2-D convolution `name` with a `k x k` kernel; bias 0.
+    pub fn conv(&mut self, name: &str, cin: usize, cout: usize, k: usize, bias: bool) {
+        let w = weight(&[cout, cin, k, k], self.conv_init, self.rng);
+        self.params.insert(format!("{name}.weight"), leaf(w));
+        if bias {
+            self.params
+                .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[cout], DType::F32)));
+        }
+    }
+
+    /// A batch norm over `c` channels: gamma 1, beta 0, running mean 0, running var 1.
+    pub fn bn(&mut self, name: &str, c: usize) {
+        self.params
+            .insert(format!("{name}.weight"), leaf(Tensor::ones(&[c], DType::F32)));
+        self.params
+            .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[c], DType::F32)));
+        self.buffers
+            .insert(format!("{name}.running_mean"), Tensor::zeros(&[c], DType::F32));
+        self.buffers
+            .insert(format!("{name}.running_var"), Tensor::ones(&[c], DType::F32));
+    }
+
+    /// A linear layer `[out, in]` with bias 0.
+    pub fn linear(&mut self, name: &str, fin: usize, fout: usize) {
+        let w = weight(&[fout, fin], self.linear_init, self.rng);
+        self.params.insert(format!("{name}.weight"), leaf(w));
+        self.params
+            .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[fout], DType::F32)));
+    }
+}
