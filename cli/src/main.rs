@@ -1,9 +1,12 @@
-//! `maxl-cli`: the command-line tool of maxl-rs. Subcommands today: `gradcheck` (the engine's
-//! op-by-op gradient checks) and `bench` (speed figures as JSON). `train`, `eval` and
-//! `visualize` arrive with the MAXL issues.
+//! `maxl-cli`: the command-line tool of maxl-rs. Subcommands: `train` (MAXL and its baselines,
+//! into a run folder), `eval` (a run's checkpoint on test data, JSON), `gradcheck` (the
+//! engine's op-by-op gradient checks) and `bench` (speed figures as JSON).
 
 mod bench;
+mod doctor;
+mod eval;
 mod gradcheck;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 #[command(
     name = "maxl-cli",
     version,
-    about = "Meta Auxiliary Learning in Rust: checks and benchmarks of the maxl-rs engine"
+    about = "Meta Auxiliary Learning in Rust: train, evaluate, check gradients, benchmark"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,17 +24,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train MAXL or a baseline; writes a run folder (settings, metrics, checkpoints, curves).
+    Train(Box<train::Args>),
+    /// Test accuracy and loss of a run's last checkpoint, as JSON.
+    Eval(eval::Args),
     /// Check every op's gradients (orders 1..=K) against central finite differences in f64.
     Gradcheck(gradcheck::Args),
     /// Time the engine and print JSON figures.
     Bench(bench::Args),
+    /// Report the CPU, CUDA libraries, GPUs, and whether every CUDA kernel module compiles.
+    Doctor(doctor::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(a) => train::run(*a).map(|()| true),
+        Command::Eval(a) => eval::run(a).map(|()| true),
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a).map(|()| true),
+        Command::Doctor(a) => doctor::run(a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

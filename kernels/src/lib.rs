@@ -1,3 +1,24 @@
-//! CUDA kernel sources (`src/*.cu`) for the engine's CUDA backend and, later, their NVRTC
-//! compile cache. Nothing here is built yet: the CUDA backend is a later issue, and this crate
-//! holds no kernel until then.
+//! CUDA kernels of maxl-engine's CUDA backend: the `.cu` sources (embedded with `include_str!`,
+//! listed with every kernel name in [`modules`]), their run-time compilation to PTX with NVRTC
+//! ([`nvrtc`]) and a per-device PTX cache ([`cache`]). Nothing here needs a CUDA toolkit at build
+//! time: libnvrtc and libcuda are loaded at run time, and their absence is an [`Error`]
+//! ("NVRTC not available: ...", "CUDA not available: ..."), never a panic.
+//!
+//! Launch shapes are documented at the top of each `.cu` file and above each kernel.
+
+pub mod cache;
+pub mod driver;
+pub mod error;
+pub mod modules;
+pub mod nvrtc;
+pub mod params;
+
+pub use cache::{global_cache, ptx, PtxCache};
+pub use driver::{cuda_available, driver_version, gpus, GpuInfo};
+pub use error::{Error, Result};
+pub use modules::{all_kernels, module, module_of, Header, KernelModule, MODULES};
+pub use nvrtc::{
+    compile_module, compile_source, nvrtc_available, nvrtc_version, ptx_entries, CompileOptions,
+    DEFAULT_ARCH,
+};
+pub use params::{ConvGeom, PoolGeom, Strided};

@@ -86,7 +86,11 @@ impl Hierarchy {
     /// The `[P, sum psi]` table of ln(mask): 0 on each class's own block and `ln(1e-8)` (the
     /// authors' form) or `-inf` (exact) elsewhere.
     pub fn log_mask(&self, exact: bool, dtype: DType) -> Tensor {
-        let off = if exact { f64::NEG_INFINITY } else { 1e-8f64.ln() };
+        let off = if exact {
+            f64::NEG_INFINITY
+        } else {
+            1e-8f64.ln()
+        };
         let (p, t) = (self.primary(), self.total());
         let mut v = vec![off; p * t];
         for i in 0..p {

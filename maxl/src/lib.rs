@@ -1,6 +1,7 @@
 //! Meta Auxiliary Learning (Liu, Davison, Johns, NeurIPS 2019) on `maxl-engine`: networks,
 //! label generator, Mask SoftMax, focal loss, the two-stage trainer, baselines, data and metrics.
 
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod models;

@@ -8,7 +8,12 @@ use maxl_engine::Tensor;
 /// Mask SoftMax: `softmax(z + ln M[y])` over the auxiliary columns, where row `y` of the mask
 /// table belongs to the primary label. `exact` uses `-inf` off the block (probability exactly
 /// 0) instead of the authors' `1e-8`.
-pub fn mask_softmax(logits: &Tensor, primary: &Tensor, h: &Hierarchy, exact: bool) -> Result<Tensor> {
+pub fn mask_softmax(
+    logits: &Tensor,
+    primary: &Tensor,
+    h: &Hierarchy,
+    exact: bool,
+) -> Result<Tensor> {
     let table = h.log_mask(exact, logits.dtype());
     let rows = table.index_select(0, primary)?;
     logits.add(&rows)?.softmax(1)

@@ -24,7 +24,10 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 #[test]
 fn hierarchy_shapes_and_the_unbalanced_split() {
     let h = Hierarchy::new(vec![2, 1, 3]).unwrap();
-    assert_eq!((h.total(), h.offset(2), h.owner(2), h.owner(3)), (6, 3, Some(1), Some(2)));
+    assert_eq!(
+        (h.total(), h.offset(2), h.owner(2), h.owner(3)),
+        (6, 3, Some(1), Some(2))
+    );
     let s = Hierarchy::split(7, 3, 11).unwrap();
     assert_eq!(s.total(), 7);
     let mut psi = s.psi().to_vec();
@@ -33,7 +36,10 @@ fn hierarchy_shapes_and_the_unbalanced_split() {
     assert_eq!(Hierarchy::split(7, 3, 11).unwrap(), s, "seeded");
     assert!(Hierarchy::split(2, 3, 0).is_err());
     assert!(Hierarchy::new(vec![2, 0]).is_err());
-    assert!(Hierarchy::balanced(3, 10).unwrap().check_primary(9).is_err());
+    assert!(Hierarchy::balanced(3, 10)
+        .unwrap()
+        .check_primary(9)
+        .is_err());
 }
 
 #[test]
@@ -42,7 +48,9 @@ fn mask_softmax_matches_the_authors_formula() {
     let h = Hierarchy::new(vec![2, 1]).unwrap();
     let z = [1.0, 2.0, 3.0, -1.0, 0.5, 0.25];
     let y = labels(&[0, 1]);
-    let p = mask_softmax(&f64s(&z, &[2, 3]), &y, &h, false).unwrap().to_f64_vec();
+    let p = mask_softmax(&f64s(&z, &[2, 3]), &y, &h, false)
+        .unwrap()
+        .to_f64_vec();
     let mask = [[1.0, 1.0, 1e-8], [1e-8, 1e-8, 1.0]];
     for r in 0..2 {
         let e: Vec<f64> = (0..3).map(|c| z[r * 3 + c].exp() * mask[r][c]).collect();
@@ -51,23 +59,38 @@ fn mask_softmax_matches_the_authors_formula() {
             assert!(close(p[r * 3 + c], e[c] / s, 1e-12), "row {r} col {c}");
         }
     }
-    let exact = mask_softmax(&f64s(&z, &[2, 3]), &y, &h, true).unwrap().to_f64_vec();
+    let exact = mask_softmax(&f64s(&z, &[2, 3]), &y, &h, true)
+        .unwrap()
+        .to_f64_vec();
     assert_eq!(exact[2], 0.0);
     assert!(close(exact[0], 1.0 / (1.0 + 1f64.exp()), 1e-12));
     assert_eq!(&exact[3..], &[0.0, 0.0, 1.0]);
     // Stable for large logits where the authors' exp(z) overflows.
-    let big = mask_softmax(&f64s(&[1000.0, 999.0, 0.0], &[1, 3]), &labels(&[0]), &h, false).unwrap();
+    let big = mask_softmax(
+        &f64s(&[1000.0, 999.0, 0.0], &[1, 3]),
+        &labels(&[0]),
+        &h,
+        false,
+    )
+    .unwrap();
     assert!(big.to_f64_vec().iter().all(|v| v.is_finite()));
     // Gradient against finite differences.
     let f = |xs: &[Tensor]| Ok(vec![mask_softmax(&xs[0], &labels(&[0, 1]), &h, false)?]);
-    assert!(gradcheck(&f, &[f64s(&z, &[2, 3])], &GradcheckOptions::default()).unwrap().passed);
+    assert!(
+        gradcheck(&f, &[f64s(&z, &[2, 3])], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
 }
 
 #[test]
 fn focal_loss_matches_hand_values_and_gradients() {
     let z = [0.3, -1.2, 2.0, 0.0, 0.5, -0.5];
     let t = [0.2, 0.3, 0.5, 0.0, 1.0, 0.0];
-    let loss = focal_loss(&f64s(&z, &[2, 3]), &f64s(&t, &[2, 3]), 2.0).unwrap().item().unwrap();
+    let loss = focal_loss(&f64s(&z, &[2, 3]), &f64s(&t, &[2, 3]), 2.0)
+        .unwrap()
+        .item()
+        .unwrap();
     let mut want = 0.0;
     for r in 0..2 {
         let row = &z[r * 3..r * 3 + 3];
@@ -83,7 +106,11 @@ fn focal_loss_matches_hand_values_and_gradients() {
     let onehot = Tensor::one_hot(&y, 3, DType::F64).unwrap();
     let x = f64s(&z, &[2, 3]).set_requires_grad(true).unwrap();
     let ce = focal_loss(&x, &onehot, 0.0).unwrap();
-    assert!(close(ce.item().unwrap(), cross_entropy(&x, &y).unwrap().item().unwrap(), 1e-12));
+    assert!(close(
+        ce.item().unwrap(),
+        cross_entropy(&x, &y).unwrap().item().unwrap(),
+        1e-12
+    ));
     ce.backward().unwrap();
     let g = x.grad().unwrap().to_f64_vec();
     for r in 0..2 {
@@ -96,7 +123,12 @@ fn focal_loss_matches_hand_values_and_gradients() {
     }
     // gamma = 2 gradient, with respect to logits and soft targets, against finite differences.
     let f = |xs: &[Tensor]| Ok(vec![focal_loss(&xs[0], &xs[1], 2.0)?]);
-    let r = gradcheck(&f, &[f64s(&z, &[2, 3]), f64s(&t, &[2, 3])], &GradcheckOptions::default()).unwrap();
+    let r = gradcheck(
+        &f,
+        &[f64s(&z, &[2, 3]), f64s(&t, &[2, 3])],
+        &GradcheckOptions::default(),
+    )
+    .unwrap();
     assert!(r.passed, "{r:?}");
 }
 
@@ -108,12 +140,20 @@ fn entropy_term_matches_hand_values_and_gradients() {
     let want: f64 = pbar.iter().map(|q: &f64| q * q.ln()).sum();
     assert!(close(h, want, 1e-12));
     let f = |xs: &[Tensor]| Ok(vec![entropy_term(&xs[0])?]);
-    assert!(gradcheck(&f, &[f64s(&p, &[2, 3])], &GradcheckOptions::default()).unwrap().passed);
+    assert!(
+        gradcheck(&f, &[f64s(&p, &[2, 3])], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
 }
 
 /// A tiny MAXL setup in f64: ConvNet-4 on 1x16x16 images, 2 primary classes, psi = [2, 2].
 fn tiny() -> (MaxlSetup, NetState, NetState, Tensor, Tensor) {
-    let input = InputShape { channels: 1, height: 16, width: 16 };
+    let input = InputShape {
+        channels: 1,
+        height: 16,
+        width: 16,
+    };
     let h = Hierarchy::balanced(2, 2).unwrap();
     let setup = MaxlSetup {
         multi_task: Net::multi_task(Backbone::ConvNet4, input, 2, h.total()),
@@ -138,16 +178,36 @@ fn tiny() -> (MaxlSetup, NetState, NetState, Tensor, Tensor) {
 
 /// The meta objective as a plain function of theta2: primary focal loss at
 /// theta1 - alpha * grad(inner(theta1, theta2)) plus lambda * entropy.
-fn meta_objective(s: &MaxlSetup, mt: &NetState, gen: &NetState, x: &Tensor, y: &Tensor, alpha: f64) -> f64 {
+fn meta_objective(
+    s: &MaxlSetup,
+    mt: &NetState,
+    gen: &NetState,
+    x: &Tensor,
+    y: &Tensor,
+    alpha: f64,
+) -> f64 {
     let (aux, _) = s.generate(gen, x, y, false).unwrap();
     let onehot = Tensor::one_hot(y, 2, DType::F64).unwrap();
-    let (_, l, _) = s.multi_task.forward(&mt.params, &mt.buffers, x, true, false).unwrap();
-    let inner = focal_loss(&l[0], &onehot, 2.0).unwrap().add(&focal_loss(&l[1], &aux, 2.0).unwrap()).unwrap();
+    let (_, l, _) = s
+        .multi_task
+        .forward(&mt.params, &mt.buffers, x, true, false)
+        .unwrap();
+    let inner = focal_loss(&l[0], &onehot, 2.0)
+        .unwrap()
+        .add(&focal_loss(&l[1], &aux, 2.0).unwrap())
+        .unwrap();
     let theta1 = mt.params.tensors();
     let g = maxl_engine::grad(&[inner], &theta1, None, false).unwrap();
-    let fast: Vec<Tensor> = theta1.iter().zip(&g).map(|(p, g)| p.sub(&g.mul_scalar(alpha).unwrap()).unwrap()).collect();
+    let fast: Vec<Tensor> = theta1
+        .iter()
+        .zip(&g)
+        .map(|(p, g)| p.sub(&g.mul_scalar(alpha).unwrap()).unwrap())
+        .collect();
     let fast = mt.params.with_tensors(fast).unwrap();
-    let (_, fl, _) = s.multi_task.forward(&fast, &mt.buffers, x, true, false).unwrap();
+    let (_, fl, _) = s
+        .multi_task
+        .forward(&fast, &mt.buffers, x, true, false)
+        .unwrap();
     let after = focal_loss(&fl[0], &onehot, 2.0).unwrap().item().unwrap();
     after + 0.2 * entropy_term(&aux).unwrap().item().unwrap()
 }
@@ -160,15 +220,32 @@ fn moved(gen: &NetState, u: &[Vec<f64>], step: f64) -> NetState {
         .iter()
         .zip(u)
         .map(|(p, d)| {
-            let v: Vec<f64> = p.to_f64_vec().iter().zip(d).map(|(a, b)| a + step * b).collect();
+            let v: Vec<f64> = p
+                .to_f64_vec()
+                .iter()
+                .zip(d)
+                .map(|(a, b)| a + step * b)
+                .collect();
             f64s(&v, p.shape()).set_requires_grad(true).unwrap()
         })
         .collect();
-    NetState { params: gen.params.with_tensors(ts).unwrap(), buffers: gen.buffers.clone() }
+    NetState {
+        params: gen.params.with_tensors(ts).unwrap(),
+        buffers: gen.buffers.clone(),
+    }
 }
 
 fn dot(g: &[Tensor], u: &[Vec<f64>]) -> f64 {
-    g.iter().zip(u).map(|(t, d)| t.to_f64_vec().iter().zip(d).map(|(a, b)| a * b).sum::<f64>()).sum()
+    g.iter()
+        .zip(u)
+        .map(|(t, d)| {
+            t.to_f64_vec()
+                .iter()
+                .zip(d)
+                .map(|(a, b)| a * b)
+                .sum::<f64>()
+        })
+        .sum()
 }
 
 #[test]
@@ -178,21 +255,37 @@ fn second_order_meta_gradient_matches_finite_differences() {
     let out = s.stage2(&mt, &gen, &x, &y, alpha).unwrap();
     let mut rng = Rng::new(9);
     for _ in 0..3 {
-        let u: Vec<Vec<f64>> = gen.params.tensors().iter().map(|p| (0..p.numel()).map(|_| rng.normal()).collect()).collect();
+        let u: Vec<Vec<f64>> = gen
+            .params
+            .tensors()
+            .iter()
+            .map(|p| (0..p.numel()).map(|_| rng.normal()).collect())
+            .collect();
         // Small enough that no ReLU or max-pool switches inside the interval (at 1e-5 some do).
         let eps = 1e-7;
         let fd = (meta_objective(&s, &mt, &moved(&gen, &u, eps), &x, &y, alpha)
             - meta_objective(&s, &mt, &moved(&gen, &u, -eps), &x, &y, alpha))
             / (2.0 * eps);
         let analytic = dot(&out.grads, &u);
-        assert!((analytic - fd).abs() <= 1e-7 + 1e-6 * fd.abs(), "analytic {analytic} vs finite differences {fd}");
+        assert!(
+            (analytic - fd).abs() <= 1e-7 + 1e-6 * fd.abs(),
+            "analytic {analytic} vs finite differences {fd}"
+        );
     }
     // The part that flows through the virtual step is not negligible: without it (alpha -> 0
     // keeps only the entropy gradient) the projection differs.
-    let u: Vec<Vec<f64>> = gen.params.tensors().iter().map(|p| (0..p.numel()).map(|_| rng.normal()).collect()).collect();
+    let u: Vec<Vec<f64>> = gen
+        .params
+        .tensors()
+        .iter()
+        .map(|p| (0..p.numel()).map(|_| rng.normal()).collect())
+        .collect();
     let full = dot(&out.grads, &u);
     let only_entropy = dot(&s.stage2(&mt, &gen, &x, &y, 0.0).unwrap().grads, &u);
-    assert!((full - only_entropy).abs() > 1e-6 * full.abs().max(1e-12), "{full} vs {only_entropy}");
+    assert!(
+        (full - only_entropy).abs() > 1e-6 * full.abs().max(1e-12),
+        "{full} vs {only_entropy}"
+    );
 }
 
 fn relative_distance(a: &[Tensor], b: &[Tensor]) -> (f64, f64) {
@@ -214,9 +307,18 @@ fn first_order_generator_gradient_is_close_to_the_exact_one() {
     let exact = s.stage2(&mt, &gen, &x, &y, 0.1).unwrap().grads;
     // With the authors' scale (0.01) the finite difference crosses some ReLU/max-pool kinks of
     // the multi-task network, so it is only close; with a small scale it converges to exact.
-    let (rel, cos) = relative_distance(&exact, &s.stage2_first_order(&mt, &gen, &x, &y, 0.1).unwrap().grads);
-    assert!(cos > 0.99 && rel < 0.2, "scale 0.01: relative distance {rel}, cosine {cos}");
+    let (rel, cos) = relative_distance(
+        &exact,
+        &s.stage2_first_order(&mt, &gen, &x, &y, 0.1).unwrap().grads,
+    );
+    assert!(
+        cos > 0.99 && rel < 0.2,
+        "scale 0.01: relative distance {rel}, cosine {cos}"
+    );
     s.fd_scale = 1e-6;
-    let (rel, _) = relative_distance(&exact, &s.stage2_first_order(&mt, &gen, &x, &y, 0.1).unwrap().grads);
+    let (rel, _) = relative_distance(
+        &exact,
+        &s.stage2_first_order(&mt, &gen, &x, &y, 0.1).unwrap().grads,
+    );
     assert!(rel < 1e-4, "scale 1e-6: relative distance {rel}");
 }

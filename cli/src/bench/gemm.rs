@@ -19,4 +19,3 @@ pub fn run(threads: usize) -> Result<()> {
     }
     Ok(())
 }
-

@@ -23,8 +23,28 @@ pub enum Config {
 impl Config {
     fn parts(self) -> (&'static str, Backbone, InputShape, usize, usize) {
         match self {
-            Config::B1 => ("b1", Backbone::ConvNet4, InputShape { channels: 1, height: 28, width: 28 }, 10, 3),
-            Config::B2 => ("b2", Backbone::Vgg16, InputShape { channels: 3, height: 32, width: 32 }, 20, 5),
+            Config::B1 => (
+                "b1",
+                Backbone::ConvNet4,
+                InputShape {
+                    channels: 1,
+                    height: 28,
+                    width: 28,
+                },
+                10,
+                3,
+            ),
+            Config::B2 => (
+                "b2",
+                Backbone::Vgg16,
+                InputShape {
+                    channels: 3,
+                    height: 32,
+                    width: 32,
+                },
+                20,
+                5,
+            ),
         }
     }
 }
@@ -34,7 +54,11 @@ const BATCH: usize = 100;
 pub fn run(config: Config, threads: usize) -> Result<()> {
     let (name, backbone, input, classes, k) = config.parts();
     let mut rng = Rng::new(0);
-    let x = Tensor::randn(&[BATCH, input.channels, input.height, input.width], DType::F32, &mut rng);
+    let x = Tensor::randn(
+        &[BATCH, input.channels, input.height, input.width],
+        DType::F32,
+        &mut rng,
+    );
     let labels: Vec<i64> = (0..BATCH).map(|_| rng.below(classes) as i64).collect();
     let y = Tensor::from_vec(labels, &[BATCH])?;
     // Few runs for the slow VGG-16 configuration on a CPU, but never fewer than 10.
@@ -49,7 +73,10 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
             let (_, logits, bufs) = single.forward(&st.params, &st.buffers, &x, true, true)?;
             let loss = cross_entropy(&logits[0], &y)?;
             let g = grad(&[loss], &st.params.tensors(), None, false)?;
-            st = NetState { params: opt.step(&st.params, &g)?, buffers: bufs };
+            st = NetState {
+                params: opt.step(&st.params, &g)?,
+                buffers: bufs,
+            };
             Ok(())
         },
         10,
@@ -93,7 +120,10 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
         || {
             let aux = setup.generated_targets(&gen, &x, &y)?;
             let out = setup.stage1(&setup.multi_task, &mt, &x, &y, Some(&aux), false)?;
-            mt = NetState { params: opt1.step(&mt.params, &out.grads)?, buffers: out.buffers };
+            mt = NetState {
+                params: opt1.step(&mt.params, &out.grads)?,
+                buffers: out.buffers,
+            };
             Ok(())
         },
         10,
@@ -102,7 +132,10 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
     let stage2_s = median_secs(
         || {
             let out = setup.stage2(&mt, &gen, &x, &y, 0.1)?;
-            gen = NetState { params: opt2.step(&gen.params, &out.grads)?, buffers: out.gen_buffers };
+            gen = NetState {
+                params: opt2.step(&gen.params, &out.grads)?,
+                buffers: out.gen_buffers,
+            };
             Ok(())
         },
         10,

@@ -80,12 +80,14 @@ fn run_rule(op: &Op, inputs: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<
         Conv2d { .. } | ConvTranspose2d { .. } | Conv2dWeight { .. } => {
             ops::conv::backward(op, inputs, out, g)
         }
-        MaxPool2d { .. } | MaxPool2dBackward { .. } | AvgPool2d { .. } | AvgPool2dBackward { .. } => {
-            ops::pool::backward(op, inputs, out, g)
-        }
-        BatchNorm { .. } | BatchNormBackward { .. } | BatchNormWeightGrad { .. } => {
-            ops::norm::backward(op, inputs, out, g)
-        }
+        MaxPool2d { .. }
+        | MaxPool2dBackward { .. }
+        | AvgPool2d { .. }
+        | AvgPool2dBackward { .. } => ops::pool::backward(op, inputs, out, g),
+        BatchNorm { .. }
+        | BatchNormBackward { .. }
+        | BatchNormWeightGrad { .. }
+        | BatchNormInvstd { .. } => ops::norm::backward(op, inputs, out, g),
     }
 }
 

@@ -145,6 +145,10 @@ pub enum Op {
     BatchNormWeightGrad {
         stats: Arc<BnStats>,
     },
+    /// `(var(x) + eps)^(-1/2)` per channel, from the kept statistics; input `[x]`.
+    BatchNormInvstd {
+        stats: Arc<BnStats>,
+    },
 }
 
 impl Op {

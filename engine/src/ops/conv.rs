@@ -52,15 +52,14 @@ fn check_params(op: &'static str, stride: [usize; 2], dilation: [usize; 2]) -> R
 
 /// The natural output size of a convolution along each axis, or an error naming the input and
 /// kernel when the (dilated) kernel does not fit the padded input.
+/// `spd` is `[stride, padding, dilation]`.
 fn out_size(
     op: &'static str,
     x: &Tensor,
     w: &Tensor,
     input: [usize; 2],
     kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
+    [stride, padding, dilation]: [[usize; 2]; 3],
 ) -> Result<[usize; 2]> {
     let mut out = [0; 2];
     for a in 0..2 {
@@ -136,15 +135,30 @@ fn run(dir: Dir, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, geom: ConvGeom) 
     let (nck, ea, eb, out) = match dir {
         Dir::Forward => {
             let (n, c, kk) = (sa[0], sa[1], sb[0]);
-            ([n, c, kk], [n, c, h, w], [kk, c, kh, kw], vec![n, kk, ho, wo])
+            (
+                [n, c, kk],
+                [n, c, h, w],
+                [kk, c, kh, kw],
+                vec![n, kk, ho, wo],
+            )
         }
         Dir::Transpose => {
             let (n, kk, c) = (sa[0], sa[1], sb[1]);
-            ([n, c, kk], [n, kk, ho, wo], [kk, c, kh, kw], vec![n, c, h, w])
+            (
+                [n, c, kk],
+                [n, kk, ho, wo],
+                [kk, c, kh, kw],
+                vec![n, c, h, w],
+            )
         }
         Dir::Weight => {
             let (n, c, kk) = (sa[0], sa[1], sb[1]);
-            ([n, c, kk], [n, c, h, w], [n, kk, ho, wo], vec![kk, c, kh, kw])
+            (
+                [n, c, kk],
+                [n, c, h, w],
+                [n, kk, ho, wo],
+                vec![kk, c, kh, kw],
+            )
         }
     };
     if sa != ea || sb != eb {
@@ -210,9 +224,7 @@ impl Tensor {
             weight,
             [h, w],
             [kh, kw],
-            stride,
-            padding,
-            dilation,
+            [stride, padding, dilation],
         )?;
         let geom = ConvGeom {
             kernel: [kh, kw],
@@ -304,7 +316,14 @@ impl Tensor {
         check_params(op, stride, dilation)?;
         let [n, _, h, w] = dims4(op, self, "input")?;
         let [ng, _, ho, wo] = dims4(op, grad_out, "grad_out")?;
-        let output = out_size(op, self, grad_out, [h, w], kernel, stride, padding, dilation)?;
+        let output = out_size(
+            op,
+            self,
+            grad_out,
+            [h, w],
+            kernel,
+            [stride, padding, dilation],
+        )?;
         if n != ng || output != [ho, wo] {
             return Err(Error::ShapeMismatch {
                 op,
@@ -370,7 +389,13 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
         OpCase {
             op: "conv2d",
             what: "x [1,3,5,4], w [5,3,3,2], bias, stride [2,1], pad [1,1]",
-            inputs: |r| vec![normal(r, &[1, 3, 5, 4]), normal(r, &[5, 3, 3, 2]), normal(r, &[5])],
+            inputs: |r| {
+                vec![
+                    normal(r, &[1, 3, 5, 4]),
+                    normal(r, &[5, 3, 3, 2]),
+                    normal(r, &[5]),
+                ]
+            },
             f: |x| x[0].conv2d(&x[1], Some(&x[2]), [2, 1], [1, 1], [1, 1]),
         },
         OpCase {
@@ -382,19 +407,37 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
         OpCase {
             op: "conv2d",
             what: "x [1,2,7,6], w [3,2,3,3], bias, stride 2, pad 2, dilation 2",
-            inputs: |r| vec![normal(r, &[1, 2, 7, 6]), normal(r, &[3, 2, 3, 3]), normal(r, &[3])],
+            inputs: |r| {
+                vec![
+                    normal(r, &[1, 2, 7, 6]),
+                    normal(r, &[3, 2, 3, 3]),
+                    normal(r, &[3]),
+                ]
+            },
             f: |x| x[0].conv2d(&x[1], Some(&x[2]), [2, 2], [2, 2], [2, 2]),
         },
         OpCase {
             op: "conv2d",
             what: "1x1 kernel, x [3,3,2,3], w [4,3,1,1], bias",
-            inputs: |r| vec![normal(r, &[3, 3, 2, 3]), normal(r, &[4, 3, 1, 1]), normal(r, &[4])],
+            inputs: |r| {
+                vec![
+                    normal(r, &[3, 3, 2, 3]),
+                    normal(r, &[4, 3, 1, 1]),
+                    normal(r, &[4]),
+                ]
+            },
             f: |x| x[0].conv2d(&x[1], Some(&x[2]), [1, 1], [0, 0], [1, 1]),
         },
         OpCase {
             op: "conv_transpose2d",
             what: "z [1,3,3,2], w [3,2,3,3], bias, stride 2, pad 1, output_padding 1",
-            inputs: |r| vec![normal(r, &[1, 3, 3, 2]), normal(r, &[3, 2, 3, 3]), normal(r, &[2])],
+            inputs: |r| {
+                vec![
+                    normal(r, &[1, 3, 3, 2]),
+                    normal(r, &[3, 2, 3, 3]),
+                    normal(r, &[2]),
+                ]
+            },
             f: |x| x[0].conv_transpose2d(&x[1], Some(&x[2]), [2, 2], [1, 1], [1, 1], [1, 1]),
         },
         OpCase {
@@ -406,7 +449,13 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
         OpCase {
             op: "conv_transpose2d",
             what: "output_padding 1 >= stride 1 with dilation 2, z [1,2,3,3], w [2,3,2,2]",
-            inputs: |r| vec![normal(r, &[1, 2, 3, 3]), normal(r, &[2, 3, 2, 2]), normal(r, &[3])],
+            inputs: |r| {
+                vec![
+                    normal(r, &[1, 2, 3, 3]),
+                    normal(r, &[2, 3, 2, 2]),
+                    normal(r, &[3]),
+                ]
+            },
             f: |x| x[0].conv_transpose2d(&x[1], Some(&x[2]), [1, 1], [0, 0], [1, 1], [2, 2]),
         },
         OpCase {
@@ -478,7 +527,14 @@ mod tests {
         }
     }
 
-    type Cfg = ([usize; 4], [usize; 4], [usize; 2], [usize; 2], [usize; 2], bool);
+    type Cfg = (
+        [usize; 4],
+        [usize; 4],
+        [usize; 2],
+        [usize; 2],
+        [usize; 2],
+        bool,
+    );
 
     const CONFIGS: [Cfg; 5] = [
         ([2, 3, 7, 6], [5, 3, 3, 3], [1, 1], [1, 1], [1, 1], true),
@@ -542,8 +598,7 @@ mod tests {
             let (h, wd) = (xs[2], xs[3]);
             let mut op = [0; 2];
             for a in 0..2 {
-                let natural =
-                    (y.shape()[2 + a] - 1) * s[a] + d[a] * (ws[2 + a] - 1) + 1 - 2 * p[a];
+                let natural = (y.shape()[2 + a] - 1) * s[a] + d[a] * (ws[2 + a] - 1) + 1 - 2 * p[a];
                 op[a] = [h, wd][a] - natural;
             }
             let xt = z.conv_transpose2d(&w, None, s, p, op, d).unwrap();
@@ -584,7 +639,10 @@ mod tests {
         assert!(e.to_string().contains("[1, 3, 4, 4]") && e.to_string().contains("[2, 4, 3, 3]"));
         let w = Tensor::zeros(&[2, 3, 7, 3], DType::F32);
         let e = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1]).unwrap_err();
-        assert!(e.to_string().contains("larger than the padded input"), "{e}");
+        assert!(
+            e.to_string().contains("larger than the padded input"),
+            "{e}"
+        );
         let w = Tensor::zeros(&[2, 3, 3, 3], DType::F32);
         assert!(x.conv2d(&w, None, [0, 1], [0, 0], [1, 1]).is_err());
         let b = Tensor::zeros(&[3], DType::F32);
@@ -596,8 +654,6 @@ mod tests {
             .conv_transpose2d(&w, None, [1, 1], [0, 0], [1, 1], [1, 1])
             .is_err());
         let g = Tensor::zeros(&[1, 2, 3, 3], DType::F32);
-        assert!(x
-            .conv2d_weight(&g, [3, 3], [1, 1], [0, 0], [1, 1])
-            .is_err());
+        assert!(x.conv2d_weight(&g, [3, 3], [1, 1], [0, 0], [1, 1]).is_err());
     }
 }

@@ -18,7 +18,9 @@ impl Tensor {
             lhs: self.shape().to_vec(),
             rhs: rhs.shape().to_vec(),
         };
-        if self.rank() == 0 || weight.rank() != 2 || self.shape()[self.rank() - 1] != weight.shape()[1]
+        if self.rank() == 0
+            || weight.rank() != 2
+            || self.shape()[self.rank() - 1] != weight.shape()[1]
         {
             return Err(mismatch(weight));
         }
@@ -115,14 +117,22 @@ mod tests {
             .linear(&Tensor::zeros(&[3, 3], DType::F32), None)
             .unwrap_err();
         assert!(e.to_string().contains("[2, 2]") && e.to_string().contains("[3, 3]"));
-        assert!(x.linear(&w, Some(&Tensor::zeros(&[2], DType::F32))).is_err());
+        assert!(x
+            .linear(&w, Some(&Tensor::zeros(&[2], DType::F32)))
+            .is_err());
     }
 
     #[test]
     fn dropout_mask_is_seeded_and_scaled() {
         let x = Tensor::ones(&[1000], DType::F64);
-        let a = x.dropout(0.25, true, &mut Rng::new(1)).unwrap().to_f64_vec();
-        let b = x.dropout(0.25, true, &mut Rng::new(1)).unwrap().to_f64_vec();
+        let a = x
+            .dropout(0.25, true, &mut Rng::new(1))
+            .unwrap()
+            .to_f64_vec();
+        let b = x
+            .dropout(0.25, true, &mut Rng::new(1))
+            .unwrap()
+            .to_f64_vec();
         assert_eq!(a, b);
         assert!(a.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-12));
         let kept = a.iter().filter(|&&v| v != 0.0).count();

@@ -83,7 +83,9 @@ fn fused_forward(x: &Tensor, w: &Tensor, b: &Tensor, stats: &Arc<BnStats>) -> Re
     let (n, c, l) = ncl("batch_norm", x)?;
     fn go<T: Float>(x: &[T], w: &Tensor, b: &Tensor, s: &BnStats, ncl: [usize; 3]) -> Vec<T> {
         let (wv, bv) = (vec_of::<f64>(w), vec_of::<f64>(b));
-        let scale: Vec<T> = (0..ncl[1]).map(|i| T::from_f64(wv[i] * s.invstd[i])).collect();
+        let scale: Vec<T> = (0..ncl[1])
+            .map(|i| T::from_f64(wv[i] * s.invstd[i]))
+            .collect();
         let shift: Vec<T> = (0..ncl[1])
             .map(|i| T::from_f64(bv[i] - s.mean[i] * wv[i] * s.invstd[i]))
             .collect();
@@ -101,8 +103,43 @@ fn fused_forward(x: &Tensor, w: &Tensor, b: &Tensor, stats: &Arc<BnStats>) -> Re
     Ok(Tensor::from_op(data, x.shape(), op, &[x, w, b]))
 }
 
-/// Fused input gradient `w * invstd * (g - mean(g) - xhat * mean(g * xhat))`.
-fn fused_backward(x: &Tensor, w: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
+/// Per-channel `(sum g, sum g * (x - mean))` of a gradient `g` of `x`'s shape: shared by the
+/// input gradient, the weight gradient and the bias gradient, so one pass serves all three.
+struct Sums(Vec<(f64, f64)>);
+
+fn sums_of(x: &Tensor, g: &Tensor, stats: &BnStats) -> Result<Sums> {
+    let (n, c, l) = ncl("batch_norm", x)?;
+    let (lx, lg) = (x.layout(), g.layout());
+    let s = match (x.cpu(), g.cpu()) {
+        (CpuStorage::F32(xv), CpuStorage::F32(gv)) => k::grad_sums(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            n,
+            c,
+            l,
+            &stats.mean,
+        ),
+        (CpuStorage::F64(xv), CpuStorage::F64(gv)) => k::grad_sums(
+            &to_contiguous(xv, lx),
+            &to_contiguous(gv, lg),
+            n,
+            c,
+            l,
+            &stats.mean,
+        ),
+        _ => unreachable!("dtypes checked"),
+    };
+    Ok(Sums(s))
+}
+
+/// Fused input gradient `w * invstd * (g - mean(g) - xhat * mean(g * xhat))`, given `g`'s sums.
+fn fused_backward(
+    x: &Tensor,
+    w: &Tensor,
+    g: &Tensor,
+    stats: &Arc<BnStats>,
+    sums: &Sums,
+) -> Result<Tensor> {
     let (n, c, l) = ncl("batch_norm_backward", x)?;
     let (lx, lg) = (x.layout(), g.layout());
     let (mean, invstd) = (&stats.mean, &stats.invstd);
@@ -116,6 +153,7 @@ fn fused_backward(x: &Tensor, w: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> R
             l,
             mean,
             invstd,
+            &sums.0,
         )),
         (CpuStorage::F64(xv), CpuStorage::F64(gv)) => CpuStorage::F64(k::backward_input(
             &to_contiguous(xv, lx),
@@ -126,6 +164,7 @@ fn fused_backward(x: &Tensor, w: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> R
             l,
             mean,
             invstd,
+            &sums.0,
         )),
         _ => unreachable!("dtypes checked"),
     };
@@ -135,36 +174,42 @@ fn fused_backward(x: &Tensor, w: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> R
     Ok(Tensor::from_op(data, x.shape(), op, &[x, w, g]))
 }
 
-/// Fused weight gradient `sum(g * xhat)` per channel.
-fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
-    let (n, c, l) = ncl("batch_norm_weight_grad", x)?;
-    let (lx, lg) = (x.layout(), g.layout());
-    let (mean, invstd) = (&stats.mean, &stats.invstd);
-    let data = match (x.cpu(), g.cpu()) {
-        (CpuStorage::F32(xv), CpuStorage::F32(gv)) => CpuStorage::F32(k::weight_grad(
-            &to_contiguous(xv, lx),
-            &to_contiguous(gv, lg),
-            n,
-            c,
-            l,
-            mean,
-            invstd,
-        )),
-        (CpuStorage::F64(xv), CpuStorage::F64(gv)) => CpuStorage::F64(k::weight_grad(
-            &to_contiguous(xv, lx),
-            &to_contiguous(gv, lg),
-            n,
-            c,
-            l,
-            mean,
-            invstd,
-        )),
-        _ => unreachable!("dtypes checked"),
-    };
+/// Weight gradient `sum(g * xhat)` per channel, from `g`'s sums.
+fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>, sums: &Sums) -> Tensor {
+    let v: Vec<f64> = sums
+        .0
+        .iter()
+        .zip(&stats.invstd)
+        .map(|((_, sgx), r)| sgx * r)
+        .collect();
+    let data = Tensor::from_f64s(&v, &[v.len()], x.dtype()).cpu().clone();
     let op = Op::BatchNormWeightGrad {
         stats: stats.clone(),
     };
-    Ok(Tensor::from_op(data, &[c], op, &[x, g]))
+    Tensor::from_op(data, &[v.len()], op, &[x, g])
+}
+
+/// `sum(g)` over every axis but 1, from `g`'s sums, recorded as that sum.
+fn channel_sum_from(g: &Tensor, sums: &Sums) -> Tensor {
+    let v: Vec<f64> = sums.0.iter().map(|(sg, _)| *sg).collect();
+    let data = Tensor::from_f64s(&v, &[v.len()], g.dtype()).cpu().clone();
+    let axes: Vec<usize> = (0..g.rank()).filter(|&a| a != 1).collect();
+    let op = Op::Sum {
+        axes,
+        keepdim: false,
+    };
+    Tensor::from_op(data, &[v.len()], op, &[g])
+}
+
+/// `invstd` per channel as a differentiable function of `x` (the kept statistics are its value).
+fn invstd_of(x: &Tensor, stats: &Arc<BnStats>) -> Tensor {
+    let data = Tensor::from_f64s(&stats.invstd, &[stats.invstd.len()], x.dtype())
+        .cpu()
+        .clone();
+    let op = Op::BatchNormInvstd {
+        stats: stats.clone(),
+    };
+    Tensor::from_op(data, &[stats.invstd.len()], op, &[x])
 }
 
 fn check_eps(op: &'static str, eps: f64) -> Result<()> {
@@ -232,7 +277,9 @@ pub fn batch_norm(
         return Ok((y, None));
     }
     if !momentum.is_finite() {
-        return invalid(format!("batch_norm: momentum must be finite, got {momentum}"));
+        return invalid(format!(
+            "batch_norm: momentum must be finite, got {momentum}"
+        ));
     }
     let (n, _, l) = check_train_input(op, x)?;
     let stats = stats_of(x, eps)?;
@@ -320,7 +367,9 @@ pub fn batch_norm_backward(
     }
     check_channel_vec(op, x, weight)?;
     let ones = Tensor::ones(&[x.shape()[1]], x.dtype());
-    fused_backward(x, weight.unwrap_or(&ones), grad_out, &stats_of(x, eps)?)
+    let stats = stats_of(x, eps)?;
+    let sums = sums_of(x, grad_out, &stats)?;
+    fused_backward(x, weight.unwrap_or(&ones), grad_out, &stats, &sums)
 }
 
 /// The weight gradient of training-mode [`batch_norm`]: `sum(grad_out * xhat)` per channel.
@@ -336,94 +385,104 @@ pub fn batch_norm_weight_grad(x: &Tensor, grad_out: &Tensor, eps: f64) -> Result
             rhs: grad_out.shape().to_vec(),
         });
     }
-    fused_weight_grad(x, grad_out, &stats_of(x, eps)?)
+    let stats = stats_of(x, eps)?;
+    let sums = sums_of(x, grad_out, &stats)?;
+    Ok(fused_weight_grad(x, grad_out, &stats, &sums))
 }
 
-/// `invstd = (var(x) + eps)^(-1/2)` per channel, as differentiable tensor ops.
-fn invstd_tensor(x: &Tensor, eps: f64, m: f64) -> Result<Tensor> {
-    let mu = per_channel(&channel_sum(x)?.mul_scalar(1.0 / m)?, x)?;
-    let xc = x.sub(&mu)?;
-    channel_sum(&xc.mul(&xc)?)?
-        .mul_scalar(1.0 / m)?
-        .add_scalar(eps)?
-        .pow(-0.5)
+/// `(var(x) + eps)^(-1/2)` per channel of `x` `[N, C, ...]` (biased variance over every axis but
+/// 1), differentiable: the normalising factor of training-mode [`batch_norm`].
+pub fn batch_norm_invstd(x: &Tensor, eps: f64) -> Result<Tensor> {
+    check_eps("batch_norm_invstd", eps)?;
+    check_train_input("batch_norm_invstd", x)?;
+    Ok(invstd_of(x, &stats_of(x, eps)?))
 }
 
 fn needs(t: &Tensor) -> bool {
     t.requires_grad()
 }
 
-/// Backward rules of the batch-norm ops. With `P(v) = v - mean(v) - xhat mean(v xhat)` and
-/// `r = invstd`, the input gradient `w r P(g)` has the vector-Jacobian product
-/// `dg = w r P(G)`, `dw = <G, r P(g)>`,
-/// `dx = -(r / M) (w <G, r P(g)> xhat + w <G, xhat> r P(g) + <g, xhat> w r P(G))`.
+/// Backward rules of the batch-norm ops. With `P(v) = v - mean(v) - xhat mean(v xhat)` per
+/// channel (a symmetric projection), `r = invstd` and `M` values per channel, the input gradient
+/// `w r P(g)` has the vector-Jacobian product
+/// `dg = w r P(G)`, `dw = A = <G, r P(g)>`,
+/// `dx = -(r / M) (w A xhat + w <G, xhat> r P(g) + <g, xhat> w r P(G))`,
+/// where `A = r (<G, g> - sum(G) sum(g) / M - <G, xhat> <g, xhat> / M)`. Every term is one of
+/// the fused ops (whose per-channel sums are shared) or a per-channel vector op.
 pub(crate) fn backward(
     op: &Op,
     x: &[Tensor],
-    _y: &Tensor,
+    y: &Tensor,
     g: &Tensor,
 ) -> Result<Vec<Option<Tensor>>> {
     match op {
         Op::BatchNorm { stats } => {
             let (xi, w, b) = (&x[0], &x[1], &x[2]);
+            let s = sums_of(xi, g, stats)?;
             Ok(vec![
                 needs(xi)
-                    .then(|| fused_backward(xi, w, g, stats))
+                    .then(|| fused_backward(xi, w, g, stats, &s))
                     .transpose()?,
-                needs(w)
-                    .then(|| fused_weight_grad(xi, g, stats))
-                    .transpose()?,
-                needs(b).then(|| channel_sum(g)).transpose()?,
+                needs(w).then(|| fused_weight_grad(xi, g, stats, &s)),
+                needs(b).then(|| channel_sum_from(g, &s)),
             ])
         }
         Op::BatchNormWeightGrad { stats } => {
             let (xi, gi) = (&x[0], &x[1]);
+            let dx = if needs(xi) {
+                let s = sums_of(xi, gi, stats)?;
+                Some(fused_backward(xi, g, gi, stats, &s)?)
+            } else {
+                None
+            };
             let zeros = Tensor::zeros(g.shape(), g.dtype());
-            Ok(vec![
-                needs(xi)
-                    .then(|| fused_backward(xi, g, gi, stats))
-                    .transpose()?,
-                needs(gi)
-                    .then(|| fused_forward(xi, g, &zeros, stats))
-                    .transpose()?,
-            ])
+            let dg = needs(gi)
+                .then(|| fused_forward(xi, g, &zeros, stats))
+                .transpose()?;
+            Ok(vec![dx, dg])
+        }
+        Op::BatchNormInvstd { stats } => {
+            // d r / d x = -r^2 xhat / M per channel: a batch norm of x with weight -G r^2 / M.
+            let xi = &x[0];
+            let m = (xi.numel() / xi.shape()[1].max(1)) as f64;
+            let w = g.mul(&y.mul(y)?)?.mul_scalar(-1.0 / m)?;
+            let zeros = Tensor::zeros(g.shape(), g.dtype());
+            Ok(vec![Some(fused_forward(xi, &w, &zeros, stats)?)])
         }
         Op::BatchNormBackward { stats } => {
             let (xi, w, gi) = (&x[0], &x[1], &x[2]);
             let c = xi.shape()[1];
             let m = (xi.numel() / c.max(1)) as f64;
-            let ones = Tensor::ones(&[c], xi.dtype());
-            // w r P(G): the gradient of g, and a term of the gradient of x.
-            let dg = if needs(gi) || needs(xi) {
-                Some(fused_backward(xi, w, g, stats)?)
+            let s_big = sums_of(xi, g, stats)?;
+            let dg = needs(gi)
+                .then(|| fused_backward(xi, w, g, stats, &s_big))
+                .transpose()?;
+            if !needs(xi) && !needs(w) {
+                return Ok(vec![None, None, dg]);
+            }
+            let s_g = sums_of(xi, gi, stats)?;
+            let b_big = fused_weight_grad(xi, g, stats, &s_big); // <G, xhat>
+            let c_g = fused_weight_grad(xi, gi, stats, &s_g); // <g, xhat>
+            let sum_big = channel_sum_from(g, &s_big);
+            let sum_g = channel_sum_from(gi, &s_g);
+            let r = invstd_of(xi, stats);
+            let dot = channel_sum(&g.mul(gi)?)?; // <G, g>
+            let a = r.mul(
+                &dot.sub(&sum_big.mul(&sum_g)?.mul_scalar(1.0 / m)?)?
+                    .sub(&b_big.mul(&c_g)?.mul_scalar(1.0 / m)?)?,
+            )?;
+            let dx = if needs(xi) {
+                let s = r.mul_scalar(-1.0 / m)?;
+                let sw = s.mul(w)?;
+                let zeros = Tensor::zeros(&[c], xi.dtype());
+                let t1 = fused_forward(xi, &sw.mul(&a)?, &zeros, stats)?;
+                let t2 = fused_backward(xi, &sw.mul(&b_big)?, gi, stats, &s_g)?;
+                let t3 = fused_backward(xi, &s.mul(&c_g)?.mul(w)?, g, stats, &s_big)?;
+                Some(t1.add(&t2)?.add(&t3)?)
             } else {
                 None
             };
-            let pg = if needs(w) || needs(xi) {
-                Some(fused_backward(xi, &ones, gi, stats)?)
-            } else {
-                None
-            };
-            let a = match &pg {
-                Some(pg) => Some(channel_sum(&g.mul(pg)?)?),
-                None => None,
-            };
-            let dx = match (needs(xi), &dg, &pg, &a) {
-                (true, Some(dg), Some(pg), Some(a)) => {
-                    let zeros = Tensor::zeros(&[c], xi.dtype());
-                    let xhat = fused_forward(xi, &ones, &zeros, stats)?;
-                    let bg = fused_weight_grad(xi, g, stats)?;
-                    let cg = fused_weight_grad(xi, gi, stats)?;
-                    let s = invstd_tensor(xi, stats.eps, m)?.mul_scalar(-1.0 / m)?;
-                    let sw = s.mul(w)?;
-                    let t1 = xhat.mul(&per_channel(&sw.mul(a)?, xi)?)?;
-                    let t2 = pg.mul(&per_channel(&sw.mul(&bg)?, xi)?)?;
-                    let t3 = dg.mul(&per_channel(&s.mul(&cg)?, xi)?)?;
-                    Some(t1.add(&t2)?.add(&t3)?)
-                }
-                _ => None,
-            };
-            Ok(vec![dx, if needs(w) { a } else { None }, if needs(gi) { dg } else { None }])
+            Ok(vec![dx, needs(w).then_some(a), dg])
         }
         _ => unreachable!("not a batch-norm op: {}", op.name()),
     }
@@ -467,8 +526,17 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             f: |x| {
                 let rm = Tensor::from_f64s(&[0.1, -0.2, 0.3], &[3], crate::DType::F64);
                 let rv = Tensor::from_f64s(&[0.5, 1.2, 2.0], &[3], crate::DType::F64);
-                batch_norm(&x[0], Some(&rm), Some(&rv), Some(&x[1]), Some(&x[2]), false, 0.1, 1e-5)
-                    .map(|r| r.0)
+                batch_norm(
+                    &x[0],
+                    Some(&rm),
+                    Some(&rv),
+                    Some(&x[1]),
+                    Some(&x[2]),
+                    false,
+                    0.1,
+                    1e-5,
+                )
+                .map(|r| r.0)
             },
         },
         OpCase {
@@ -488,6 +556,12 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             what: "x [2,3,3,1], g",
             inputs: |r| vec![normal(r, &[2, 3, 3, 1]), normal(r, &[2, 3, 3, 1])],
             f: |x| batch_norm_weight_grad(&x[0], &x[1], 1e-5),
+        },
+        OpCase {
+            op: "batch_norm_invstd",
+            what: "x [4,3,2,1]",
+            inputs: |r| vec![normal(r, &[4, 3, 2, 1])],
+            f: |x| batch_norm_invstd(&x[0], 1e-5),
         },
     ]
 }
@@ -520,8 +594,17 @@ mod tests {
         assert!((nm.item().unwrap() - (0.9 + 0.3)).abs() < 1e-12);
         assert!((nv.item().unwrap() - (0.9 * 2.0 + 0.1 * 14.0 / 3.0)).abs() < 1e-9);
         // Eval mode with the new running stats.
-        let (ye, none) =
-            batch_norm(&x, Some(&nm), Some(&nv), Some(&w), Some(&b), false, 0.1, eps).unwrap();
+        let (ye, none) = batch_norm(
+            &x,
+            Some(&nm),
+            Some(&nv),
+            Some(&w),
+            Some(&b),
+            false,
+            0.1,
+            eps,
+        )
+        .unwrap();
         assert!(none.is_none());
         let (m, v) = (nm.item().unwrap(), nv.item().unwrap());
         let want: Vec<f64> = [1.0, 2.0, 3.0, 6.0]
@@ -603,6 +686,16 @@ mod tests {
         assert!(batch_norm(&x, None, None, None, None, false, 0.1, 1e-5).is_err());
         let rm = Tensor::zeros(&[3], DType::F32);
         assert!(batch_norm(&x, Some(&rm), None, None, None, true, 0.1, 1e-5).is_err());
-        assert!(batch_norm(&Tensor::zeros(&[3], DType::F32), None, None, None, None, true, 0.1, 1e-5).is_err());
+        assert!(batch_norm(
+            &Tensor::zeros(&[3], DType::F32),
+            None,
+            None,
+            None,
+            None,
+            true,
+            0.1,
+            1e-5
+        )
+        .is_err());
     }
 }

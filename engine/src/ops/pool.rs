@@ -78,12 +78,20 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
     let idx = index_values(indices)?;
     let l = x.layout();
     let data = match x.cpu() {
-        CpuStorage::F32(v) => {
-            CpuStorage::F32(k::plane_gather(&to_contiguous(v, l), &idx, planes, hw, plane))
-        }
-        CpuStorage::F64(v) => {
-            CpuStorage::F64(k::plane_gather(&to_contiguous(v, l), &idx, planes, hw, plane))
-        }
+        CpuStorage::F32(v) => CpuStorage::F32(k::plane_gather(
+            &to_contiguous(v, l),
+            &idx,
+            planes,
+            hw,
+            plane,
+        )),
+        CpuStorage::F64(v) => CpuStorage::F64(k::plane_gather(
+            &to_contiguous(v, l),
+            &idx,
+            planes,
+            hw,
+            plane,
+        )),
         CpuStorage::I64(_) => unreachable!("checked float"),
     };
     let op = Op::MaxPool2d {
@@ -99,12 +107,20 @@ fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tenso
     let idx = index_values(indices)?;
     let l = g.layout();
     let data = match g.cpu() {
-        CpuStorage::F32(v) => {
-            CpuStorage::F32(k::plane_scatter(&to_contiguous(v, l), &idx, planes, hw, plane))
-        }
-        CpuStorage::F64(v) => {
-            CpuStorage::F64(k::plane_scatter(&to_contiguous(v, l), &idx, planes, hw, plane))
-        }
+        CpuStorage::F32(v) => CpuStorage::F32(k::plane_scatter(
+            &to_contiguous(v, l),
+            &idx,
+            planes,
+            hw,
+            plane,
+        )),
+        CpuStorage::F64(v) => CpuStorage::F64(k::plane_scatter(
+            &to_contiguous(v, l),
+            &idx,
+            planes,
+            hw,
+            plane,
+        )),
         CpuStorage::I64(_) => unreachable!("checked float"),
     };
     let op = Op::MaxPool2dBackward {
@@ -189,6 +205,9 @@ impl Tensor {
         check_float(op, self)?;
         let [n, c, h, w] = dims4(op, self)?;
         let output = pool_out(op, self, [h, w], kernel, stride, padding)?;
+        if h * w > u32::MAX as usize {
+            return invalid(format!("{op}: input planes of {h}x{w} are too large"));
+        }
         let l = self.layout();
         let planes = n * c;
         let (data, idx) = match self.cpu() {
@@ -421,7 +440,8 @@ mod tests {
     #[test]
     fn pools_match_direct_loops() {
         let mut rng = Rng::new(1);
-        let cfgs: [([usize; 4], [usize; 2], [usize; 2], [usize; 2]); 4] = [
+        type Cfg = ([usize; 4], [usize; 2], [usize; 2], [usize; 2]);
+        let cfgs: [Cfg; 4] = [
             ([2, 3, 6, 6], [2, 2], [2, 2], [0, 0]),
             ([1, 5, 7, 5], [3, 3], [2, 2], [1, 1]),
             ([3, 2, 5, 8], [2, 3], [1, 2], [1, 0]),
@@ -431,7 +451,10 @@ mod tests {
             let x = Tensor::randn(&s, DType::F64, &mut rng);
             let xv = x.to_vec::<f64>().unwrap();
             let m = x.max_pool2d(k, st, p).unwrap();
-            assert_eq!(m.to_vec::<f64>().unwrap(), naive_pool(&xv, s, k, st, p, true));
+            assert_eq!(
+                m.to_vec::<f64>().unwrap(),
+                naive_pool(&xv, s, k, st, p, true)
+            );
             let a = x.avg_pool2d(k, st, p).unwrap();
             let want = naive_pool(&xv, s, k, st, p, false);
             for (u, v) in a.to_vec::<f64>().unwrap().iter().zip(&want) {

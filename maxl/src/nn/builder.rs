@@ -35,28 +35,40 @@ impl<'r> Builder<'r> {
         let w = weight(&[cout, cin, k, k], self.conv_init, self.rng);
         self.params.insert(format!("{name}.weight"), leaf(w));
         if bias {
-            self.params
-                .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[cout], DType::F32)));
+            self.params.insert(
+                format!("{name}.bias"),
+                leaf(Tensor::zeros(&[cout], DType::F32)),
+            );
         }
     }
 
     /// A batch norm over `c` channels: gamma 1, beta 0, running mean 0, running var 1.
     pub fn bn(&mut self, name: &str, c: usize) {
-        self.params
-            .insert(format!("{name}.weight"), leaf(Tensor::ones(&[c], DType::F32)));
-        self.params
-            .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[c], DType::F32)));
-        self.buffers
-            .insert(format!("{name}.running_mean"), Tensor::zeros(&[c], DType::F32));
-        self.buffers
-            .insert(format!("{name}.running_var"), Tensor::ones(&[c], DType::F32));
+        self.params.insert(
+            format!("{name}.weight"),
+            leaf(Tensor::ones(&[c], DType::F32)),
+        );
+        self.params.insert(
+            format!("{name}.bias"),
+            leaf(Tensor::zeros(&[c], DType::F32)),
+        );
+        self.buffers.insert(
+            format!("{name}.running_mean"),
+            Tensor::zeros(&[c], DType::F32),
+        );
+        self.buffers.insert(
+            format!("{name}.running_var"),
+            Tensor::ones(&[c], DType::F32),
+        );
     }
 
     /// A linear layer `[out, in]` with bias 0.
     pub fn linear(&mut self, name: &str, fin: usize, fout: usize) {
         let w = weight(&[fout, fin], self.linear_init, self.rng);
         self.params.insert(format!("{name}.weight"), leaf(w));
-        self.params
-            .insert(format!("{name}.bias"), leaf(Tensor::zeros(&[fout], DType::F32)));
+        self.params.insert(
+            format!("{name}.bias"),
+            leaf(Tensor::zeros(&[fout], DType::F32)),
+        );
     }
 }

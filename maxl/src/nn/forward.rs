@@ -23,7 +23,12 @@ pub struct Forward<'a> {
 
 impl<'a> Forward<'a> {
     /// `training` selects batch statistics; `update_stats` collects new running statistics.
-    pub fn new(params: &'a Params, buffers: &'a Params, training: bool, update_stats: bool) -> Self {
+    pub fn new(
+        params: &'a Params,
+        buffers: &'a Params,
+        training: bool,
+        update_stats: bool,
+    ) -> Self {
         Forward {
             params,
             buffers,
@@ -43,7 +48,13 @@ impl<'a> Forward<'a> {
     }
 
     /// Convolution `name` (3x3 or any square kernel) with the given stride and padding.
-    pub fn conv(&mut self, name: &str, x: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    pub fn conv(
+        &mut self,
+        name: &str,
+        x: &Tensor,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
         let w = self.params.get(&format!("{name}.weight"))?;
         let b = self.opt(&format!("{name}.bias"));
         Ok(x.conv2d(w, b, [stride; 2], [padding; 2], [1, 1])?)
@@ -53,7 +64,10 @@ impl<'a> Forward<'a> {
     pub fn bn(&mut self, name: &str, x: &Tensor) -> Result<Tensor> {
         let w = self.params.get(&format!("{name}.weight"))?;
         let b = self.params.get(&format!("{name}.bias"))?;
-        let (rm_name, rv_name) = (format!("{name}.running_mean"), format!("{name}.running_var"));
+        let (rm_name, rv_name) = (
+            format!("{name}.running_mean"),
+            format!("{name}.running_var"),
+        );
         let rm = self.buffers.get(&rm_name)?;
         let rv = self.buffers.get(&rv_name)?;
         let (y, stats) = batch_norm(

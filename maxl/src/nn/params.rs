@@ -87,7 +87,11 @@ impl Params {
         let mut out = Params::new();
         for (k, v) in &self.map {
             let c = Tensor::from_f64s(&v.to_f64_vec(), v.shape(), dtype);
-            let c = if v.requires_grad() { c.set_requires_grad(true)? } else { c };
+            let c = if v.requires_grad() {
+                c.set_requires_grad(true)?
+            } else {
+                c
+            };
             out.insert(k.clone(), c);
         }
         Ok(out)

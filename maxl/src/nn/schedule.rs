@@ -5,9 +5,15 @@
 pub enum Schedule {
     Constant,
     /// Multiply by `gamma` every `step` epochs.
-    Step { step: usize, gamma: f64 },
+    Step {
+        step: usize,
+        gamma: f64,
+    },
     /// Cosine from the base rate down to `min_lr` over `epochs` epochs.
-    Cosine { epochs: usize, min_lr: f64 },
+    Cosine {
+        epochs: usize,
+        min_lr: f64,
+    },
 }
 
 impl Schedule {
@@ -30,11 +36,31 @@ mod tests {
 
     #[test]
     fn step_and_cosine_match_pytorch_formulas() {
-        let s = Schedule::Step { step: 50, gamma: 0.5 };
-        assert_eq!([s.lr(0.01, 0), s.lr(0.01, 49), s.lr(0.01, 50), s.lr(0.01, 149)], [0.01, 0.01, 0.005, 0.0025]);
-        let c = Schedule::Cosine { epochs: 4, min_lr: 0.0 };
+        let s = Schedule::Step {
+            step: 50,
+            gamma: 0.5,
+        };
+        assert_eq!(
+            [
+                s.lr(0.01, 0),
+                s.lr(0.01, 49),
+                s.lr(0.01, 50),
+                s.lr(0.01, 149)
+            ],
+            [0.01, 0.01, 0.005, 0.0025]
+        );
+        let c = Schedule::Cosine {
+            epochs: 4,
+            min_lr: 0.0,
+        };
         let got: Vec<f64> = (0..5).map(|e| c.lr(0.1, e)).collect();
-        let want = [0.1, 0.1 * (1.0 + (std::f64::consts::PI / 4.0).cos()) / 2.0, 0.05, 0.1 * (1.0 - (std::f64::consts::PI / 4.0).cos()) / 2.0, 0.0];
+        let want = [
+            0.1,
+            0.1 * (1.0 + (std::f64::consts::PI / 4.0).cos()) / 2.0,
+            0.05,
+            0.1 * (1.0 - (std::f64::consts::PI / 4.0).cos()) / 2.0,
+            0.0,
+        ];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-15, "{got:?}");
         }

@@ -84,8 +84,14 @@ impl ScheduleKind {
 
     pub fn schedule(self, epochs: usize) -> Schedule {
         match self {
-            ScheduleKind::Cosine => Schedule::Cosine { epochs, min_lr: 0.0 },
-            ScheduleKind::Step => Schedule::Step { step: 50, gamma: 0.5 },
+            ScheduleKind::Cosine => Schedule::Cosine {
+                epochs,
+                min_lr: 0.0,
+            },
+            ScheduleKind::Step => Schedule::Step {
+                step: 50,
+                gamma: 0.5,
+            },
             ScheduleKind::Constant => Schedule::Constant,
         }
     }

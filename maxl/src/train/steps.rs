@@ -49,9 +49,20 @@ pub struct Stage2 {
 
 impl MaxlSetup {
     /// Generated auxiliary labels `[N, sum psi]` (Mask SoftMax of the generator's logits).
-    pub fn generate(&self, gen: &NetState, x: &Tensor, y: &Tensor, update_stats: bool) -> Result<(Tensor, Params)> {
-        let (_, logits, bufs) = self.generator.forward(&gen.params, &gen.buffers, x, true, update_stats)?;
-        Ok((mask_softmax(&logits[0], y, &self.hierarchy, self.exact_mask)?, bufs))
+    pub fn generate(
+        &self,
+        gen: &NetState,
+        x: &Tensor,
+        y: &Tensor,
+        update_stats: bool,
+    ) -> Result<(Tensor, Params)> {
+        let (_, logits, bufs) =
+            self.generator
+                .forward(&gen.params, &gen.buffers, x, true, update_stats)?;
+        Ok((
+            mask_softmax(&logits[0], y, &self.hierarchy, self.exact_mask)?,
+            bufs,
+        ))
     }
 
     /// Primary and auxiliary focal losses of the multi-task network at `params`.
@@ -64,7 +75,9 @@ impl MaxlSetup {
         aux_targets: &Tensor,
         update_stats: bool,
     ) -> Result<(Tensor, Tensor, Tensor, Params)> {
-        let (_, logits, bufs) = self.multi_task.forward(params, buffers, x, true, update_stats)?;
+        let (_, logits, bufs) = self
+            .multi_task
+            .forward(params, buffers, x, true, update_stats)?;
         let primary = focal_loss(&logits[0], onehot, self.gamma)?;
         let aux = focal_loss(&logits[1], aux_targets, self.gamma)?;
         Ok((primary, aux, logits[0].clone(), bufs))
@@ -99,8 +112,8 @@ impl MaxlSetup {
         };
         let (grads, cos) = match (&aux, cosine) {
             (Some(aux), true) => {
-                let gp = grad(&[primary.clone()], &params, None, false)?;
-                let ga = grad(&[aux.clone()], &params, None, false)?;
+                let gp = grad(std::slice::from_ref(&primary), &params, None, false)?;
+                let ga = grad(std::slice::from_ref(aux), &params, None, false)?;
                 let trunk: Vec<usize> = mt
                     .params
                     .names()
@@ -118,7 +131,10 @@ impl MaxlSetup {
                 (sum, Some(cos))
             }
             (Some(aux), false) => (grad(&[primary.add(aux)?], &params, None, false)?, None),
-            (None, _) => (grad(&[primary.clone()], &params, None, false)?, None),
+            (None, _) => (
+                grad(std::slice::from_ref(&primary), &params, None, false)?,
+                None,
+            ),
         };
         let aux_loss = match &aux {
             Some(a) => a.item()?,
@@ -137,7 +153,14 @@ impl MaxlSetup {
     /// Stage 2 on one batch, second order: inner loss at theta1, `g = grad(inner, theta1,
     /// create_graph)`, fast weights `theta1 - alpha g`, meta loss = primary focal at the fast
     /// weights + lambda * entropy, gradients for theta2.
-    pub fn stage2(&self, mt: &NetState, gen: &NetState, x: &Tensor, y: &Tensor, alpha: f64) -> Result<Stage2> {
+    pub fn stage2(
+        &self,
+        mt: &NetState,
+        gen: &NetState,
+        x: &Tensor,
+        y: &Tensor,
+        alpha: f64,
+    ) -> Result<Stage2> {
         let (aux_targets, gen_buffers) = self.generate(gen, x, y, true)?;
         let onehot = Tensor::one_hot(y, self.hierarchy.primary(), x.dtype())?;
         let (primary, aux, logits, _) =
@@ -150,7 +173,9 @@ impl MaxlSetup {
             .map(|(p, g)| p.sub(&g.mul_scalar(alpha)?))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         let fast = mt.params.with_tensors(fast)?;
-        let (_, fast_logits, _) = self.multi_task.forward(&fast, &mt.buffers, x, true, false)?;
+        let (_, fast_logits, _) = self
+            .multi_task
+            .forward(&fast, &mt.buffers, x, true, false)?;
         let after = focal_loss(&fast_logits[0], &onehot, self.gamma)?;
         let meta = after.add(&entropy_term(&aux_targets)?.mul_scalar(self.entropy_weight)?)?;
         let grads = grad(&[meta], &gen.params.tensors(), None, false)?;
@@ -169,7 +194,14 @@ impl MaxlSetup {
     /// `-alpha (g+ - g-) / (2 eps)` with `g+-` the gradient of the inner loss for theta2 at
     /// `theta1 +- eps d`, `eps = fd_scale / ||d||`, plus lambda * grad(H, theta2) (which the authors'
     /// version dropped).
-    pub fn stage2_first_order(&self, mt: &NetState, gen: &NetState, x: &Tensor, y: &Tensor, alpha: f64) -> Result<Stage2> {
+    pub fn stage2_first_order(
+        &self,
+        mt: &NetState,
+        gen: &NetState,
+        x: &Tensor,
+        y: &Tensor,
+        alpha: f64,
+    ) -> Result<Stage2> {
         let (aux_targets, gen_buffers) = self.generate(gen, x, y, true)?;
         let onehot = Tensor::one_hot(y, self.hierarchy.primary(), x.dtype())?;
         let theta1 = mt.params.tensors();
@@ -181,12 +213,18 @@ impl MaxlSetup {
         let virt = theta1
             .iter()
             .zip(&g1)
-            .map(|(p, g)| p.detach().sub(&g.mul_scalar(alpha)?)?.set_requires_grad(true))
+            .map(|(p, g)| {
+                p.detach()
+                    .sub(&g.mul_scalar(alpha)?)?
+                    .set_requires_grad(true)
+            })
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         let virt = mt.params.with_tensors(virt)?;
-        let (_, vlogits, _) = self.multi_task.forward(&virt, &mt.buffers, x, true, false)?;
+        let (_, vlogits, _) = self
+            .multi_task
+            .forward(&virt, &mt.buffers, x, true, false)?;
         let after = focal_loss(&vlogits[0], &onehot, self.gamma)?;
-        let d = grad(&[after.clone()], &virt.tensors(), None, false)?;
+        let d = grad(std::slice::from_ref(&after), &virt.tensors(), None, false)?;
         let norm = d
             .iter()
             .map(|t| t.to_f64_vec().iter().map(|v| v * v).sum::<f64>())
@@ -200,8 +238,14 @@ impl MaxlSetup {
                 .map(|(p, d)| p.detach().add(&d.mul_scalar(sign * eps)?))
                 .collect::<maxl_engine::Result<Vec<_>>>()?;
             let moved = mt.params.with_tensors(moved)?;
-            let (_, l, _) = self.multi_task.forward(&moved, &mt.buffers, x, true, false)?;
-            let inner = focal_loss(&l[0], &onehot, self.gamma)?.add(&focal_loss(&l[1], &aux_targets, self.gamma)?)?;
+            let (_, l, _) = self
+                .multi_task
+                .forward(&moved, &mt.buffers, x, true, false)?;
+            let inner = focal_loss(&l[0], &onehot, self.gamma)?.add(&focal_loss(
+                &l[1],
+                &aux_targets,
+                self.gamma,
+            )?)?;
             Ok(grad(&[inner], &theta2, None, false)?)
         };
         let (gp, gm) = (shifted(1.0)?, shifted(-1.0)?);

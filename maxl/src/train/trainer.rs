@@ -44,7 +44,11 @@ pub struct Trainer {
 
 fn input_of(d: &Dataset) -> InputShape {
     let [channels, height, width] = d.image_shape();
-    InputShape { channels, height, width }
+    InputShape {
+        channels,
+        height,
+        width,
+    }
 }
 
 /// psi from the settings: one entry means `[k] * P`.
@@ -52,10 +56,14 @@ fn hierarchy_for(cfg: &TrainConfig, train: &Dataset) -> Result<Hierarchy> {
     let p = train.classes();
     if cfg.method == Method::Human {
         let aux = cfg.aux_level.ok_or_else(|| {
-            Error::Invalid("method human needs --aux-level (a finer level of the data set's hierarchy)".into())
+            Error::Invalid(
+                "method human needs --aux-level (a finer level of the data set's hierarchy)".into(),
+            )
         })?;
         let lh = train.hierarchy().ok_or_else(|| {
-            Error::Invalid("method human needs a data set with a label hierarchy (CIFAR-100)".into())
+            Error::Invalid(
+                "method human needs a data set with a label hierarchy (CIFAR-100)".into(),
+            )
         })?;
         return Hierarchy::new(lh.psi(p, aux)?);
     }
@@ -71,7 +79,9 @@ impl Trainer {
     /// A fresh run for a training set.
     pub fn new(cfg: TrainConfig, train: &Dataset) -> Result<Trainer> {
         if cfg.epochs == 0 || cfg.batch_size == 0 {
-            return Err(Error::Invalid("epochs and batch size must be at least 1".into()));
+            return Err(Error::Invalid(
+                "epochs and batch size must be at least 1".into(),
+            ));
         }
         let backbone = Backbone::parse(&cfg.model)?;
         let input = input_of(train);
@@ -110,10 +120,17 @@ impl Trainer {
                     .collect(),
             ),
             Method::Human => {
-                let lh = train.hierarchy().ok_or_else(|| Error::Invalid("no label hierarchy".into()))?;
+                let lh = train
+                    .hierarchy()
+                    .ok_or_else(|| Error::Invalid("no label hierarchy".into()))?;
                 let level = cfg.aux_level.unwrap_or(p);
                 let cols = lh.block_columns(p, level)?;
-                Some(lh.labels(level)?.iter().map(|&a| cols[a as usize]).collect())
+                Some(
+                    lh.labels(level)?
+                        .iter()
+                        .map(|&a| cols[a as usize])
+                        .collect(),
+                )
             }
             _ => None,
         };
@@ -133,10 +150,16 @@ impl Trainer {
 
     /// One-hot auxiliary targets of a batch from the fixed per-sample columns.
     fn fixed_targets(&self, indices: &[usize], dtype: DType) -> Result<Option<Tensor>> {
-        let Some(cols) = &self.fixed_aux else { return Ok(None) };
+        let Some(cols) = &self.fixed_aux else {
+            return Ok(None);
+        };
         let picked: Vec<i64> = indices.iter().map(|&i| cols[i] as i64).collect();
         let idx = Tensor::from_vec(picked, &[indices.len()])?;
-        Ok(Some(Tensor::one_hot(&idx, self.setup.hierarchy.total(), dtype)?))
+        Ok(Some(Tensor::one_hot(
+            &idx,
+            self.setup.hierarchy.total(),
+            dtype,
+        )?))
     }
 
     /// Test loss (primary focal) and accuracy (%) in eval mode.
@@ -145,7 +168,9 @@ impl Trainer {
         let (mut loss, mut right, mut n) = (0.0, 0, 0);
         for batch in test.epoch(0) {
             let b = batch?;
-            let (_, logits, _) = self.net.forward(&self.mt.params, &self.mt.buffers, &b.images, false, false)?;
+            let (_, logits, _) =
+                self.net
+                    .forward(&self.mt.params, &self.mt.buffers, &b.images, false, false)?;
             let onehot = Tensor::one_hot(&b.labels, self.setup.hierarchy.primary(), DType::F32)?;
             let size = b.indices.len();
             loss += focal_loss(&logits[0], &onehot, self.cfg.focal_gamma)?.item()? * size as f64;
@@ -157,12 +182,21 @@ impl Trainer {
     }
 
     /// Runs the next epoch: pass 1, pass 2 (MAXL only), test.
-    pub fn run_epoch(&mut self, train: &Loader, test: &Loader, on_batch: &mut dyn FnMut(Progress)) -> Result<EpochMetrics> {
+    pub fn run_epoch(
+        &mut self,
+        train: &Loader,
+        test: &Loader,
+        on_batch: &mut dyn FnMut(Progress),
+    ) -> Result<EpochMetrics> {
         let e = self.epoch;
         let lr = self.schedule.lr(self.cfg.lr, e);
         self.opt1.lr = lr;
         self.opt2.lr = self.schedule.lr(self.cfg.gen_lr, e);
-        let mut m = EpochMetrics { epoch: e + 1, lr, ..EpochMetrics::default() };
+        let mut m = EpochMetrics {
+            epoch: e + 1,
+            lr,
+            ..EpochMetrics::default()
+        };
         let batches = train.num_batches();
 
         // Pass 1: theta1.
@@ -182,8 +216,16 @@ impl Trainer {
                 }
                 None => self.fixed_targets(&b.indices, b.images.dtype())?,
             };
-            let cosine = aux.is_some() && self.cfg.cosine_every > 0 && b.index % self.cfg.cosine_every == 0;
-            let out = self.setup.stage1(&self.net, &self.mt, &b.images, &b.labels, aux.as_ref(), cosine)?;
+            let cosine =
+                aux.is_some() && self.cfg.cosine_every > 0 && b.index % self.cfg.cosine_every == 0;
+            let out = self.setup.stage1(
+                &self.net,
+                &self.mt,
+                &b.images,
+                &b.labels,
+                aux.as_ref(),
+                cosine,
+            )?;
             check_finite(out.loss, e + 1)?;
             self.mt.params = self.opt1.step(&self.mt.params, &out.grads)?;
             self.mt.buffers = out.buffers;
@@ -194,12 +236,21 @@ impl Trainer {
                 cos_sum += c;
                 cos_n += 1;
             }
-            on_batch(Progress { pass: 1, batch: b.index + 1, batches, images: size });
+            on_batch(Progress {
+                pass: 1,
+                batch: b.index + 1,
+                batches,
+                images: size,
+            });
         }
         m.pass1_s = t1.elapsed().as_secs_f64();
         m.train_loss = loss / n.max(1) as f64;
         m.train_acc = 100.0 * right as f64 / n.max(1) as f64;
-        m.cosine = if cos_n > 0 { cos_sum / cos_n as f64 } else { 0.0 };
+        m.cosine = if cos_n > 0 {
+            cos_sum / cos_n as f64
+        } else {
+            0.0
+        };
         if self.gen.is_some() {
             m.utilisation = 100.0 * used.iter().filter(|&&u| u).count() as f64 / used.len() as f64;
         }
@@ -213,9 +264,11 @@ impl Trainer {
                 let b = batch?;
                 let size = b.indices.len();
                 let out = if self.cfg.method == Method::MaxlFo {
-                    self.setup.stage2_first_order(&self.mt, &gen, &b.images, &b.labels, lr)?
+                    self.setup
+                        .stage2_first_order(&self.mt, &gen, &b.images, &b.labels, lr)?
                 } else {
-                    self.setup.stage2(&self.mt, &gen, &b.images, &b.labels, lr)?
+                    self.setup
+                        .stage2(&self.mt, &gen, &b.images, &b.labels, lr)?
                 };
                 check_finite(out.loss_after, e + 1)?;
                 gen.params = self.opt2.step(&gen.params, &out.grads)?;
@@ -225,7 +278,12 @@ impl Trainer {
                 rb += out.correct_before;
                 ra += out.correct_after;
                 n += size;
-                on_batch(Progress { pass: 2, batch: b.index + 1, batches, images: size });
+                on_batch(Progress {
+                    pass: 2,
+                    batch: b.index + 1,
+                    batches,
+                    images: size,
+                });
             }
             self.gen = Some(gen);
             let n = n.max(1) as f64;

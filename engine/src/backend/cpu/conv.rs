@@ -80,9 +80,7 @@ impl Scratch for f64 {
 
 /// A buffer of `len` elements from this thread's pool; its contents are unspecified.
 pub(crate) fn take<T: Scratch>(len: usize) -> Vec<T> {
-    let mut v = T::pool()
-        .with(|p| p.borrow_mut().pop())
-        .unwrap_or_default();
+    let mut v = T::pool().with(|p| p.borrow_mut().pop()).unwrap_or_default();
     if v.len() < len {
         v.resize(len, T::zero());
     } else {
@@ -91,8 +89,12 @@ pub(crate) fn take<T: Scratch>(len: usize) -> Vec<T> {
     v
 }
 
-/// Returns a buffer to this thread's pool (a few are kept, the rest freed).
+/// Returns a buffer to this thread's pool (a few of at most [`KEEP_MAX`] elements are kept, the
+/// rest freed).
 pub(crate) fn give<T: Scratch>(v: Vec<T>) {
+    if v.capacity() > KEEP_MAX {
+        return;
+    }
     T::pool().with(|p| {
         let mut p = p.borrow_mut();
         if p.len() < 4 {
@@ -101,10 +103,13 @@ pub(crate) fn give<T: Scratch>(v: Vec<T>) {
     });
 }
 
+/// The largest scratch buffer (in elements) a thread keeps for reuse.
+const KEEP_MAX: usize = 1 << 22;
+
 /// Samples per chunk: enough columns for an efficient gemm, and at least a few chunks. A
 /// function of the shapes only, so the reduction order of the weight gradient is fixed.
 fn chunk_samples(n: usize, cols: usize) -> usize {
-    const TARGET_COLS: usize = 1024;
+    const TARGET_COLS: usize = 512;
     const MIN_CHUNKS: usize = 8;
     let by_cols = (TARGET_COLS / cols.max(1)).max(1);
     let by_count = n.div_ceil(MIN_CHUNKS).max(1);
@@ -127,12 +132,11 @@ struct Mat<T> {
     cs: isize,
 }
 
-/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]`; `dst` is row-major with row stride `n`.
+/// `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` for `[m, n, k] = mnk`; `dst` is row-major with row
+/// stride `n`.
 fn gemm_into<T: Float>(
     dst: &mut [T],
-    m: usize,
-    n: usize,
-    k: usize,
+    [m, n, k]: [usize; 3],
     lhs: Mat<T>,
     rhs: Mat<T>,
     accumulate: bool,
@@ -229,8 +233,8 @@ fn im2col<T: Float>(xs: &[T], nb: usize, c: usize, g: &ConvGeom, col: &mut [T]) 
                         // One shifted copy; the columns that wrapped around are zeroed after.
                         let d0 = ylo * wo + xlo;
                         let d1 = (yhi - 1) * wo + xhi;
-                        let s0 = ((ylo as isize + t.yoff) * w as isize + xlo as isize + t.xoff)
-                            as usize;
+                        let s0 =
+                            ((ylo as isize + t.yoff) * w as isize + xlo as isize + t.xoff) as usize;
                         d[d0..d1].copy_from_slice(&src[s0..s0 + d1 - d0]);
                         for oy in ylo..yhi {
                             d[oy * wo..oy * wo + xlo].fill(zero);
@@ -291,8 +295,8 @@ fn col2im<T: Float>(col: &mut [T], nb: usize, c: usize, g: &ConvGeom, xs: &mut [
                         }
                         let d0 = ylo * wo + xlo;
                         let d1 = (yhi - 1) * wo + xhi;
-                        let s0 = ((ylo as isize + t.yoff) * w as isize + xlo as isize + t.xoff)
-                            as usize;
+                        let s0 =
+                            ((ylo as isize + t.yoff) * w as isize + xlo as isize + t.xoff) as usize;
                         for (d, &v) in dplane[s0..s0 + d1 - d0].iter_mut().zip(&s[d0..d1]) {
                             *d = *d + v;
                         }
@@ -367,7 +371,7 @@ pub fn conv2d<T: Scratch>(
             cs: 1,
         };
         if nb == 1 {
-            gemm_into(os, k, p, r, lhs, rhs, false, par);
+            gemm_into(os, [k, p, r], lhs, rhs, false, par);
             if let Some(b) = bias {
                 for (ki, o) in os.chunks_mut(plane).enumerate() {
                     o.iter_mut().for_each(|v| *v = *v + b[ki]);
@@ -375,16 +379,13 @@ pub fn conv2d<T: Scratch>(
             }
         } else {
             let mut tmp = take::<T>(k * p);
-            gemm_into(&mut tmp, k, p, r, lhs, rhs, false, par);
+            gemm_into(&mut tmp, [k, p, r], lhs, rhs, false, par);
             for nl in 0..nb {
                 for ki in 0..k {
                     let src = &tmp[ki * p + nl * plane..ki * p + (nl + 1) * plane];
                     let dst = &mut os[(nl * k + ki) * plane..(nl * k + ki + 1) * plane];
                     match bias {
-                        Some(b) => dst
-                            .iter_mut()
-                            .zip(src)
-                            .for_each(|(d, &s)| *d = s + b[ki]),
+                        Some(b) => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s + b[ki]),
                         None => dst.copy_from_slice(src),
                     }
                 }
@@ -439,7 +440,7 @@ pub fn conv_transpose2d<T: Scratch>(
                 rs: p as isize,
                 cs: 1,
             };
-            gemm_into(&mut colg, r, p, k, lhs, rhs, false, par);
+            gemm_into(&mut colg, [r, p, k], lhs, rhs, false, par);
         } else {
             let mut zg = take::<T>(k * p);
             regroup(zs, nb, k, plane, &mut zg);
@@ -448,7 +449,7 @@ pub fn conv_transpose2d<T: Scratch>(
                 rs: p as isize,
                 cs: 1,
             };
-            gemm_into(&mut colg, r, p, k, lhs, rhs, false, par);
+            gemm_into(&mut colg, [r, p, k], lhs, rhs, false, par);
             give(zg);
         }
         col2im(&mut colg, nb, c, g, os);
@@ -471,8 +472,9 @@ pub fn conv_transpose2d<T: Scratch>(
 }
 
 /// Weight gradient of a convolution: `x` `[n, c, H, W]`, `gy` `[n, k, Ho, Wo]` ->
-/// `[k, c, kh, kw]`, `dw = sum_n gy[n] @ im2col(x[n])^T`. Chunks are summed in a fixed number
-/// of groups, in a fixed order.
+/// `[k, c, kh, kw]`, `dw = sum_n gy[n] @ im2col(x[n])^T`. Chunks are summed in groups (each group
+/// one partial `dw`, the partials added in order); the number of groups depends on the shapes
+/// only: enough columns per group that the partial sums stay cheap next to the products.
 pub fn conv2d_weight<T: Scratch>(
     x: &[T],
     gy: &[T],
@@ -482,6 +484,7 @@ pub fn conv2d_weight<T: Scratch>(
     g: &ConvGeom,
 ) -> Vec<T> {
     const GROUPS: usize = 8;
+    const MIN_GROUP_COLS: usize = 256;
     let (hw, plane) = (g.in_plane(), g.out_plane());
     let r = c * g.taps();
     if n == 0 || k * r == 0 || plane == 0 {
@@ -489,10 +492,16 @@ pub fn conv2d_weight<T: Scratch>(
     }
     let nb = chunk_samples(n, plane);
     let chunks = n.div_ceil(nb);
-    let groups = chunks.min(GROUPS);
-    let par = parallelism(groups, k * r * plane * nb);
+    let groups = (n * plane / MIN_GROUP_COLS).clamp(1, chunks.min(GROUPS));
+    // Few groups: let gemm split each product over the threads (it splits the output, not
+    // the sum, so the bits stay the same).
+    let par = if groups < rayon::current_num_threads() && k * r * plane * nb >= 64 * 64 * 64 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    };
     let group = |gi: usize| -> Vec<T> {
-        let mut dw = vec![T::zero(); k * r];
+        let mut dw = take::<T>(k * r);
         let (c0, c1) = (gi * chunks / groups, (gi + 1) * chunks / groups);
         for ch in c0..c1 {
             let s0 = ch * nb;
@@ -515,7 +524,7 @@ pub fn conv2d_weight<T: Scratch>(
                     rs: p as isize,
                     cs: 1,
                 };
-                gemm_into(&mut dw, k, r, p, lhs, rhs, acc, par);
+                gemm_into(&mut dw, [k, r, p], lhs, rhs, acc, par);
             } else {
                 let mut gg = take::<T>(k * p);
                 regroup(gs, nbl, k, plane, &mut gg);
@@ -524,7 +533,7 @@ pub fn conv2d_weight<T: Scratch>(
                     rs: p as isize,
                     cs: 1,
                 };
-                gemm_into(&mut dw, k, r, p, lhs, rhs, acc, par);
+                gemm_into(&mut dw, [k, r, p], lhs, rhs, acc, par);
                 give(gg);
             }
             give(col);
@@ -536,10 +545,14 @@ pub fn conv2d_weight<T: Scratch>(
     } else {
         vec![group(0)]
     };
-    let mut it = partials.into_iter();
-    let mut dw = it.next().unwrap_or_else(|| vec![T::zero(); k * r]);
-    for part in it {
-        dw.iter_mut().zip(&part).for_each(|(a, &b)| *a = *a + b);
+    let mut dw = vec![T::zero(); k * r];
+    for (i, part) in partials.into_iter().enumerate() {
+        if i == 0 {
+            dw.copy_from_slice(&part);
+        } else {
+            dw.iter_mut().zip(&part).for_each(|(a, &b)| *a = *a + b);
+        }
+        give(part);
     }
     dw
 }

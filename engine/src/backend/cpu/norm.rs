@@ -78,13 +78,23 @@ pub fn affine<T: Float>(x: &[T], n: usize, c: usize, l: usize, scale: &[T], shif
             .with_min_len((4096 / l).max(1))
             .for_each(block);
     } else {
-        out.chunks_mut(l).zip(x.chunks(l)).enumerate().for_each(block);
+        out.chunks_mut(l)
+            .zip(x.chunks(l))
+            .enumerate()
+            .for_each(block);
     }
     out
 }
 
-/// Per-channel `(sum g, sum g * (x - mean))`.
-fn grad_sums<T: Float>(x: &[T], g: &[T], n: usize, c: usize, l: usize, mean: &[f64]) -> Vec<(f64, f64)> {
+/// Per-channel `(sum g, sum g * (x - mean))`: everything the gradient kernels need from `g`.
+pub fn grad_sums<T: Float>(
+    x: &[T],
+    g: &[T],
+    n: usize,
+    c: usize,
+    l: usize,
+    mean: &[f64],
+) -> Vec<(f64, f64)> {
     per_channel(c, n * c * l, |ci| {
         let mt = T::from_f64(mean[ci]);
         let (mut sg, mut sgx) = (0.0, 0.0);
@@ -98,8 +108,8 @@ fn grad_sums<T: Float>(x: &[T], g: &[T], n: usize, c: usize, l: usize, mean: &[f
     })
 }
 
-/// Input gradient of batch norm in training mode:
-/// `w * invstd * (g - mean(g) - xhat * mean(g * xhat))` per channel.
+/// Input gradient of batch norm in training mode,
+/// `w * invstd * (g - mean(g) - xhat * mean(g * xhat))` per channel, given `g`'s [`grad_sums`].
 #[allow(clippy::too_many_arguments)]
 pub fn backward_input<T: Float>(
     x: &[T],
@@ -110,9 +120,9 @@ pub fn backward_input<T: Float>(
     l: usize,
     mean: &[f64],
     invstd: &[f64],
+    sums: &[(f64, f64)],
 ) -> Vec<T> {
     let m = (n * l).max(1) as f64;
-    let sums = grad_sums(x, g, n, c, l, mean);
     // dx = a * g + b * x + k per channel.
     let mut a = Vec::with_capacity(c);
     let mut b = Vec::with_capacity(c);
@@ -129,7 +139,7 @@ pub fn backward_input<T: Float>(
     if l == 0 {
         return out;
     }
-    let block = |(bi, (o, (xs, gs))): (usize, (&mut [T], (&[T], &[T])))| {
+    let block = |bi: usize, o: &mut [T], xs: &[T], gs: &[T]| {
         let ci = bi % c;
         let (a, b, k) = (a[ci], b[ci], k[ci]);
         for ((o, &xv), &gv) in o.iter_mut().zip(xs).zip(gs) {
@@ -141,30 +151,12 @@ pub fn backward_input<T: Float>(
             .zip(x.par_chunks(l).zip(g.par_chunks(l)))
             .enumerate()
             .with_min_len((4096 / l).max(1))
-            .for_each(block);
+            .for_each(|(bi, (o, (xs, gs)))| block(bi, o, xs, gs));
     } else {
         out.chunks_mut(l)
             .zip(x.chunks(l).zip(g.chunks(l)))
             .enumerate()
-            .for_each(block);
+            .for_each(|(bi, (o, (xs, gs)))| block(bi, o, xs, gs));
     }
     out
-}
-
-/// Weight gradient of batch norm: `sum(g * xhat)` per channel.
-#[allow(clippy::too_many_arguments)]
-pub fn weight_grad<T: Float>(
-    x: &[T],
-    g: &[T],
-    n: usize,
-    c: usize,
-    l: usize,
-    mean: &[f64],
-    invstd: &[f64],
-) -> Vec<T> {
-    grad_sums(x, g, n, c, l, mean)
-        .into_iter()
-        .zip(invstd)
-        .map(|((_, sgx), r)| T::from_f64(sgx * r))
-        .collect()
 }

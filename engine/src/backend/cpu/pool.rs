@@ -8,7 +8,12 @@ use crate::Float;
 use rayon::prelude::*;
 
 /// Runs `f(plane_index, out_plane)` over the planes of `out`, in parallel when large.
-fn for_planes<T: Float>(out: &mut [T], plane: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+fn for_planes<T: Float>(
+    out: &mut [T],
+    plane: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
     if plane == 0 {
         return;
     }
@@ -48,52 +53,37 @@ pub fn max_pool2d<T: Float>(
     if plane == 0 || hw == 0 {
         return (out, idx);
     }
-    // Per tap column kx: the outputs whose window column reads inside the input.
-    let cols: Vec<(usize, usize)> = (0..kernel[1])
-        .map(|kx| {
-            let off = kx as isize - padding[1] as isize;
-            let s = stride[1] as isize;
-            let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
-            let hi = if (w as isize) - off <= 0 {
-                0
-            } else {
-                (((w as isize) - off - 1) / s + 1).min(wo as isize)
-            };
-            (lo.min(wo as isize) as usize, hi.max(lo) as usize)
-        })
-        .collect();
+    let pairs = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
     let run = |(pi, (o, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[pi * hw..(pi + 1) * hw];
+        if pairs && max_pool_2x2(src, w, ho, wo, o, ix) {
+            return;
+        }
         for oy in 0..ho {
             let (y0, y1) = window(oy, kernel[0], stride[0], padding[0], h);
-            let best = &mut o[oy * wo..(oy + 1) * wo];
-            let at = &mut ix[oy * wo..(oy + 1) * wo];
-            best.fill(T::neg_infinity());
-            // Windows that see no input (impossible with padding <= kernel / 2) point at 0.
-            at.fill(0);
-            // Row-major over each window, branch-free over the outputs of a row; the first
-            // maximum wins ties and NaN wins over numbers, as in PyTorch.
-            for iy in y0..y1 {
-                let srow = &src[iy * w..(iy + 1) * w];
-                for (kx, &(lo, hi)) in cols.iter().enumerate() {
-                    if lo >= hi {
-                        continue;
-                    }
-                    let j0 = (kx as isize - padding[1] as isize + (lo * stride[1]) as isize) as usize;
-                    let row_at = (iy * w) as i64;
-                    let taps = srow[j0..].iter().step_by(stride[1]);
-                    for (jk, ((b, a), &v)) in best[lo..hi]
-                        .iter_mut()
-                        .zip(at[lo..hi].iter_mut())
-                        .zip(taps)
-                        .enumerate()
-                    {
-                        let take = (v > *b) | v.is_nan();
-                        let here = row_at + (j0 + jk * stride[1]) as i64;
-                        *b = if take { v } else { *b };
-                        *a = if take { here } else { *a };
+            for ox in 0..wo {
+                let (x0, x1) = window(ox, kernel[1], stride[1], padding[1], w);
+                // Row-major over the window; the first maximum wins ties and NaN wins, as in
+                // PyTorch. Written so that it compiles without branches (random data would
+                // mispredict every other one): `max` for the value, a select for the index.
+                let mut best = T::neg_infinity();
+                let mut at = 0usize;
+                let mut nan = false;
+                for iy in y0..y1 {
+                    let row = &src[iy * w..(iy + 1) * w];
+                    for (jx, &v) in row[x0..x1].iter().enumerate() {
+                        let v_nan = v.is_nan();
+                        let take = (v > best) | v_nan;
+                        at = if take { iy * w + x0 + jx } else { at };
+                        best = best.max(v);
+                        nan |= v_nan;
                     }
                 }
+                if nan {
+                    best = T::nan();
+                }
+                o[oy * wo + ox] = best;
+                ix[oy * wo + ox] = at as i64;
             }
         }
     };
@@ -111,6 +101,49 @@ pub fn max_pool2d<T: Float>(
     (out, idx)
 }
 
+/// The common 2x2, stride-2 pool of one plane as a tree of pairwise maxima (short dependency
+/// chains, no branches). Returns false, leaving the work to the general loop, if the plane holds
+/// a NaN.
+fn max_pool_2x2<T: Float>(
+    src: &[T],
+    w: usize,
+    ho: usize,
+    wo: usize,
+    o: &mut [T],
+    ix: &mut [i64],
+) -> bool {
+    let mut nan = false;
+    for oy in 0..ho {
+        let r0 = &src[2 * oy * w..2 * oy * w + 2 * wo];
+        let r1 = &src[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * wo];
+        let base = (2 * oy * w) as i64;
+        let (orow, irow) = (
+            &mut o[oy * wo..(oy + 1) * wo],
+            &mut ix[oy * wo..(oy + 1) * wo],
+        );
+        for (ox, (((a, b), ov), iv)) in r0
+            .chunks_exact(2)
+            .zip(r1.chunks_exact(2))
+            .zip(orow.iter_mut())
+            .zip(irow.iter_mut())
+            .enumerate()
+        {
+            let (v0, v1, v2, v3) = (a[0], a[1], b[0], b[1]);
+            let t01 = v1 > v0;
+            let t23 = v3 > v2;
+            let m01 = v0.max(v1);
+            let m23 = v2.max(v3);
+            let t = m23 > m01;
+            *ov = m01.max(m23);
+            let d01 = t01 as i64;
+            let d23 = w as i64 + t23 as i64;
+            *iv = base + 2 * ox as i64 + if t { d23 } else { d01 };
+            nan |= (v0.is_nan() | v1.is_nan()) | (v2.is_nan() | v3.is_nan());
+        }
+    }
+    !nan
+}
+
 /// Checks that every index lies in a plane of `hw` elements.
 pub fn check_plane_indices(op: &'static str, idx: &[i64], hw: usize) -> Result<()> {
     match idx.iter().find(|&&i| i < 0 || i as usize >= hw) {
@@ -124,7 +157,13 @@ pub fn check_plane_indices(op: &'static str, idx: &[i64], hw: usize) -> Result<(
 }
 
 /// `out[p, j] = x[p, idx[p, j]]` for planes of `hw` inputs and `plane` outputs.
-pub fn plane_gather<T: Float>(x: &[T], idx: &[i64], planes: usize, hw: usize, plane: usize) -> Vec<T> {
+pub fn plane_gather<T: Float>(
+    x: &[T],
+    idx: &[i64],
+    planes: usize,
+    hw: usize,
+    plane: usize,
+) -> Vec<T> {
     let mut out = vec![T::zero(); planes * plane];
     for_planes(&mut out, plane, planes * plane, |pi, o| {
         let src = &x[pi * hw..(pi + 1) * hw];
@@ -136,7 +175,13 @@ pub fn plane_gather<T: Float>(x: &[T], idx: &[i64], planes: usize, hw: usize, pl
 }
 
 /// The adjoint of [`plane_gather`]: `out[p, idx[p, j]] += g[p, j]`, into zeros.
-pub fn plane_scatter<T: Float>(g: &[T], idx: &[i64], planes: usize, hw: usize, plane: usize) -> Vec<T> {
+pub fn plane_scatter<T: Float>(
+    g: &[T],
+    idx: &[i64],
+    planes: usize,
+    hw: usize,
+    plane: usize,
+) -> Vec<T> {
     let mut out = vec![T::zero(); planes * hw];
     for_planes(&mut out, hw, planes * plane, |pi, o| {
         let src = &g[pi * plane..(pi + 1) * plane];
@@ -202,10 +247,7 @@ impl AvgPlan {
     }
 
     fn scale<T: Float>(&self, r: (usize, usize), c: (usize, usize)) -> T {
-        let d = self
-            .divisor
-            .unwrap_or((r.1 - r.0) * (c.1 - c.0))
-            .max(1);
+        let d = self.divisor.unwrap_or((r.1 - r.0) * (c.1 - c.0)).max(1);
         T::one() / T::from_f64(d as f64)
     }
 }
