@@ -12,6 +12,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BnStats {
     pub mean: Vec<f64>,
+    /// Biased variance.
+    pub var: Vec<f64>,
+    /// `(var + eps)^(-1/2)`.
     pub invstd: Vec<f64>,
     pub eps: f64,
 }

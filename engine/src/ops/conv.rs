@@ -418,6 +418,18 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
         },
         OpCase {
             op: "conv2d",
+            what: "3x3 same, x [2,3,4,5], w [2,3,3,3], bias",
+            inputs: |r| {
+                vec![
+                    normal(r, &[2, 3, 4, 5]),
+                    normal(r, &[2, 3, 3, 3]),
+                    normal(r, &[2]),
+                ]
+            },
+            f: |x| x[0].conv2d(&x[1], Some(&x[2]), [1, 1], [1, 1], [1, 1]),
+        },
+        OpCase {
+            op: "conv2d",
             what: "1x1 kernel, x [3,3,2,3], w [4,3,1,1], bias",
             inputs: |r| {
                 vec![
@@ -536,8 +548,13 @@ mod tests {
         bool,
     );
 
-    const CONFIGS: [Cfg; 5] = [
+    const CONFIGS: [Cfg; 8] = [
         ([2, 3, 7, 6], [5, 3, 3, 3], [1, 1], [1, 1], [1, 1], true),
+        // "Same" convolutions with dilation and an asymmetric kernel: whole-plane tap copies.
+        ([2, 2, 6, 5], [3, 2, 3, 3], [1, 1], [2, 2], [2, 2], true),
+        ([1, 3, 4, 7], [2, 3, 1, 3], [1, 1], [0, 1], [1, 1], false),
+        // Enough samples for several chunks per group and several weight-gradient groups.
+        ([40, 2, 5, 5], [3, 2, 3, 3], [1, 1], [1, 1], [1, 1], true),
         ([1, 2, 8, 5], [3, 2, 3, 2], [2, 1], [1, 0], [1, 2], false),
         // Many small samples: several samples per chunk.
         ([21, 3, 4, 3], [4, 3, 2, 2], [1, 1], [1, 1], [1, 1], true),

@@ -1,7 +1,6 @@
-//! Batch normalisation over axis 1 of `[N, C, ...]` (PyTorch's `batch_norm`). Training mode is
-//! one fused op whose backward uses two more fused ops (input and weight gradients); their own
-//! backward rules are tensor programs over those ops, so every order is exact. Eval mode is a
-//! per-channel affine map of existing ops. Running statistics come back as new tensors.
+//! Batch normalisation over axis 1 of `[N, C, ...]` (PyTorch's `batch_norm`; running statistics
+//! come back as new tensors). Training mode is a fused op whose backward rules are tensor programs
+//! over a few more fused ops, so every order is exact; eval mode is a per-channel affine map.
 
 use super::{check_float, check_same};
 use crate::autograd::op::{BnStats, Op};
@@ -70,7 +69,12 @@ fn stats_of(x: &Tensor, eps: f64) -> Result<Arc<BnStats>> {
         }
     };
     let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    Ok(Arc::new(BnStats { mean, invstd, eps }))
+    Ok(Arc::new(BnStats {
+        mean,
+        var,
+        invstd,
+        eps,
+    }))
 }
 
 /// The values of a `[C]` tensor as `T`.
@@ -140,38 +144,93 @@ fn fused_backward(
     stats: &Arc<BnStats>,
     sums: &Sums,
 ) -> Result<Tensor> {
-    let (n, c, l) = ncl("batch_norm_backward", x)?;
-    let (lx, lg) = (x.layout(), g.layout());
-    let (mean, invstd) = (&stats.mean, &stats.invstd);
-    let data = match (x.cpu(), g.cpu()) {
-        (CpuStorage::F32(xv), CpuStorage::F32(gv)) => CpuStorage::F32(k::backward_input(
-            &to_contiguous(xv, lx),
-            &to_contiguous(gv, lg),
-            &vec_of::<f32>(w),
-            n,
-            c,
-            l,
-            mean,
-            invstd,
-            &sums.0,
-        )),
-        (CpuStorage::F64(xv), CpuStorage::F64(gv)) => CpuStorage::F64(k::backward_input(
-            &to_contiguous(xv, lx),
-            &to_contiguous(gv, lg),
-            &vec_of::<f64>(w),
-            n,
-            c,
-            l,
-            mean,
-            invstd,
-            &sums.0,
-        )),
-        _ => unreachable!("dtypes checked"),
-    };
+    let data = backward_kernel(x, &[(w, g, sums)], None, stats)?;
     let op = Op::BatchNormBackward {
         stats: stats.clone(),
     };
     Ok(Tensor::from_op(data, x.shape(), op, &[x, w, g]))
+}
+
+/// Two input-gradient terms and an `xhat` term in one pass:
+/// `w1 r P(g1) + w2 r P(g2) + c xhat`, recorded as one batch-norm backward node with inputs
+/// `[x, w1, g1, w2, g2, c]` (its backward is the sum of the terms' backward rules).
+#[allow(clippy::too_many_arguments)]
+fn fused_backward2(
+    x: &Tensor,
+    (w1, g1, s1): (&Tensor, &Tensor, &Sums),
+    (w2, g2, s2): (&Tensor, &Tensor, &Sums),
+    c: &Tensor,
+    stats: &Arc<BnStats>,
+) -> Result<Tensor> {
+    let data = backward_kernel(x, &[(w1, g1, s1), (w2, g2, s2)], Some(c), stats)?;
+    let op = Op::BatchNormBackward {
+        stats: stats.clone(),
+    };
+    Ok(Tensor::from_op(
+        data,
+        x.shape(),
+        op,
+        &[x, w1, g1, w2, g2, c],
+    ))
+}
+
+fn backward_kernel(
+    x: &Tensor,
+    terms: &[(&Tensor, &Tensor, &Sums)],
+    c: Option<&Tensor>,
+    stats: &BnStats,
+) -> Result<CpuStorage> {
+    let (n, ch, l) = ncl("batch_norm_backward", x)?;
+    let cx = c.map(|t| t.to_f64_vec());
+    macro_rules! go {
+        ($v:ident, $t:ty) => {{
+            let CpuStorage::$v(xv) = x.cpu() else {
+                unreachable!("dtypes checked")
+            };
+            let xs = to_contiguous(xv, x.layout());
+            let ws: Vec<Vec<$t>> = terms.iter().map(|(w, _, _)| vec_of::<$t>(w)).collect();
+            let gs = terms
+                .iter()
+                .map(|(_, g, _)| match g.cpu() {
+                    CpuStorage::$v(gv) => Ok(to_contiguous(gv, g.layout())),
+                    _ => Err(Error::DTypeMismatch {
+                        op: "batch_norm_backward",
+                        lhs: x.dtype(),
+                        rhs: g.dtype(),
+                    }),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let ts: Vec<k::Term<'_, $t>> = terms
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, s))| k::Term {
+                    w: &ws[i],
+                    g: &gs[i],
+                    sums: &s.0,
+                })
+                .collect();
+            CpuStorage::$v(k::backward_input(
+                &xs,
+                &ts,
+                cx.as_deref(),
+                n,
+                ch,
+                l,
+                &stats.mean,
+                &stats.invstd,
+            ))
+        }};
+    }
+    Ok(match x.dtype() {
+        crate::DType::F32 => go!(F32, f32),
+        crate::DType::F64 => go!(F64, f64),
+        other => {
+            return Err(Error::UnsupportedDType {
+                op: "batch_norm_backward",
+                dtype: other,
+            })
+        }
+    })
 }
 
 /// Weight gradient `sum(g * xhat)` per channel, from `g`'s sums.
@@ -299,11 +358,8 @@ pub fn batch_norm(
             let new_var: Vec<f64> = rv
                 .to_f64_vec()
                 .iter()
-                .zip(&stats.invstd)
-                .map(|(o, r)| {
-                    let var = (1.0 / (r * r) - eps).max(0.0);
-                    (1.0 - momentum) * o + momentum * var * unbiased
-                })
+                .zip(&stats.var)
+                .map(|(o, v)| (1.0 - momentum) * o + momentum * v * unbiased)
                 .collect();
             Some((
                 Tensor::from_f64s(&new_mean, &[c], rm.dtype()),
@@ -449,43 +505,80 @@ pub(crate) fn backward(
             let zeros = Tensor::zeros(g.shape(), g.dtype());
             Ok(vec![Some(fused_forward(xi, &w, &zeros, stats)?)])
         }
-        Op::BatchNormBackward { stats } => {
-            let (xi, w, gi) = (&x[0], &x[1], &x[2]);
-            let c = xi.shape()[1];
-            let m = (xi.numel() / c.max(1)) as f64;
-            let s_big = sums_of(xi, g, stats)?;
-            let dg = needs(gi)
-                .then(|| fused_backward(xi, w, g, stats, &s_big))
-                .transpose()?;
-            if !needs(xi) && !needs(w) {
-                return Ok(vec![None, None, dg]);
-            }
-            let s_g = sums_of(xi, gi, stats)?;
-            let b_big = fused_weight_grad(xi, g, stats, &s_big); // <G, xhat>
-            let c_g = fused_weight_grad(xi, gi, stats, &s_g); // <g, xhat>
-            let sum_big = channel_sum_from(g, &s_big);
-            let sum_g = channel_sum_from(gi, &s_g);
-            let r = invstd_of(xi, stats);
-            let dot = channel_sum(&g.mul(gi)?)?; // <G, g>
-            let a = r.mul(
-                &dot.sub(&sum_big.mul(&sum_g)?.mul_scalar(1.0 / m)?)?
-                    .sub(&b_big.mul(&c_g)?.mul_scalar(1.0 / m)?)?,
-            )?;
-            let dx = if needs(xi) {
-                let s = r.mul_scalar(-1.0 / m)?;
-                let sw = s.mul(w)?;
-                let zeros = Tensor::zeros(&[c], xi.dtype());
-                let t1 = fused_forward(xi, &sw.mul(&a)?, &zeros, stats)?;
-                let t2 = fused_backward(xi, &sw.mul(&b_big)?, gi, stats, &s_g)?;
-                let t3 = fused_backward(xi, &s.mul(&c_g)?.mul(w)?, g, stats, &s_big)?;
-                Some(t1.add(&t2)?.add(&t3)?)
+        Op::BatchNormBackward { stats } if x.len() == 6 => {
+            // w1 r P(g1) + w2 r P(g2) + c xhat: the sum of the terms' rules.
+            let (xi, c) = (&x[0], &x[5]);
+            let [dx1, dw1, dg1] = bnb_vjp(xi, &x[1], &x[2], g, stats)?;
+            let [dx2, dw2, dg2] = bnb_vjp(xi, &x[3], &x[4], g, stats)?;
+            let (dx3, dc) = if needs(xi) || needs(c) {
+                let s = sums_of(xi, g, stats)?;
+                (
+                    needs(xi)
+                        .then(|| fused_backward(xi, c, g, stats, &s))
+                        .transpose()?,
+                    needs(c).then(|| fused_weight_grad(xi, g, stats, &s)),
+                )
             } else {
-                None
+                (None, None)
             };
-            Ok(vec![dx, needs(w).then_some(a), dg])
+            let dx = match (dx1, dx2, dx3) {
+                (Some(a), Some(b), Some(c)) => Some(a.add(&b)?.add(&c)?),
+                _ => None,
+            };
+            Ok(vec![dx, dw1, dg1, dw2, dg2, dc])
+        }
+        Op::BatchNormBackward { stats } => {
+            let [dx, dw, dg] = bnb_vjp(&x[0], &x[1], &x[2], g, stats)?;
+            Ok(vec![dx, dw, dg])
         }
         _ => unreachable!("not a batch-norm op: {}", op.name()),
     }
+}
+
+/// The vector-Jacobian product of `w r P(g)` (inputs `x`, `w`, `g`) with `big` (the incoming
+/// gradient, `G` in [`backward`]'s formulas): `[dx, dw, dg]`, each where its input needs it.
+fn bnb_vjp(
+    xi: &Tensor,
+    w: &Tensor,
+    gi: &Tensor,
+    big: &Tensor,
+    stats: &Arc<BnStats>,
+) -> Result<[Option<Tensor>; 3]> {
+    let c = xi.shape()[1];
+    let m = (xi.numel() / c.max(1)) as f64;
+    let s_big = sums_of(xi, big, stats)?;
+    let dg = needs(gi)
+        .then(|| fused_backward(xi, w, big, stats, &s_big))
+        .transpose()?;
+    if !needs(xi) && !needs(w) {
+        return Ok([None, None, dg]);
+    }
+    let s_g = sums_of(xi, gi, stats)?;
+    let b_big = fused_weight_grad(xi, big, stats, &s_big); // <G, xhat>
+    let c_g = fused_weight_grad(xi, gi, stats, &s_g); // <g, xhat>
+    let sum_big = channel_sum_from(big, &s_big);
+    let sum_g = channel_sum_from(gi, &s_g);
+    let r = invstd_of(xi, stats);
+    let dot = channel_sum(&big.mul(gi)?)?; // <G, g>
+    let a = r.mul(
+        &dot.sub(&sum_big.mul(&sum_g)?.mul_scalar(1.0 / m)?)?
+            .sub(&b_big.mul(&c_g)?.mul_scalar(1.0 / m)?)?,
+    )?;
+    let dx = if needs(xi) {
+        // -(r / M) (w A xhat + w <G, xhat> r P(g) + <g, xhat> w r P(G)), in one pass.
+        let s = r.mul_scalar(-1.0 / m)?;
+        let sw = s.mul(w)?;
+        Some(fused_backward2(
+            xi,
+            (&sw.mul(&b_big)?, gi, &s_g),
+            (&s.mul(&c_g)?.mul(w)?, big, &s_big),
+            &sw.mul(&a)?,
+            stats,
+        )?)
+    } else {
+        None
+    };
+    Ok([dx, needs(w).then_some(a), dg])
 }
 
 /// Gradcheck cases of batch norm.
@@ -550,6 +643,32 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
                 ]
             },
             f: |x| batch_norm_backward(&x[0], Some(&x[1]), &x[2], 1e-5),
+        },
+        OpCase {
+            op: "batch_norm_backward",
+            what: "fused two-term form w1 r P(g1) + w2 r P(g2) + c xhat, x [3,2,2,2]",
+            inputs: |r| {
+                vec![
+                    normal(r, &[3, 2, 2, 2]),
+                    normal(r, &[2]),
+                    normal(r, &[3, 2, 2, 2]),
+                    normal(r, &[2]),
+                    normal(r, &[3, 2, 2, 2]),
+                    normal(r, &[2]),
+                ]
+            },
+            f: |x| {
+                let stats = stats_of(&x[0], 1e-5)?;
+                let s1 = sums_of(&x[0], &x[2], &stats)?;
+                let s2 = sums_of(&x[0], &x[4], &stats)?;
+                fused_backward2(
+                    &x[0],
+                    (&x[1], &x[2], &s1),
+                    (&x[3], &x[4], &s2),
+                    &x[5],
+                    &stats,
+                )
+            },
         },
         OpCase {
             op: "batch_norm_weight_grad",

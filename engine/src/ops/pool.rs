@@ -1,7 +1,6 @@
-//! 2-D pooling (NCHW): `max_pool2d` (argmax indices are constants; the op is a gather at them,
-//! its backward a scatter-add, and each is the other's backward), `avg_pool2d`
-//! (`count_include_pad = true`, as PyTorch's default) and `adaptive_avg_pool2d`, which share a
-//! windowed-average op whose backward is its adjoint (and the other way round).
+//! 2-D pooling (NCHW): `max_pool2d` (a gather at constant argmax indices; its backward, a
+//! scatter-add to them, has the gather as backward), and `avg_pool2d` (`count_include_pad`, as
+//! PyTorch's default) and `adaptive_avg_pool2d`, one windowed-average op and its adjoint.
 
 use super::{check_float, check_index};
 use crate::autograd::op::Op;
@@ -486,6 +485,20 @@ mod tests {
         );
         let bad = Tensor::from_vec(vec![0i64, 1, 2, 9], &[1, 1, 2, 2]).unwrap();
         assert!(g.max_pool2d_backward(&bad, [3, 3]).is_err());
+    }
+
+    #[test]
+    fn max_pool_propagates_nan() {
+        for (k, s) in [([2, 2], [2, 2]), ([3, 3], [1, 1])] {
+            let mut v = vec![1.0f32; 16];
+            v[5] = f32::NAN;
+            let x = Tensor::from_vec(v, &[1, 1, 4, 4]).unwrap();
+            let (y, idx) = x.max_pool2d_with_indices(k, s, [0, 0]).unwrap();
+            let (y, idx) = (y.to_vec::<f32>().unwrap(), idx.to_vec::<i64>().unwrap());
+            assert!(y[0].is_nan(), "{y:?}");
+            assert_eq!(idx[0], 5);
+            assert!(!y[y.len() - 1].is_nan() || k == [3, 3]);
+        }
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Convolution kernels (NCHW): im2col + gemm for the forward pass and the weight gradient, gemm +
-//! col2im for the transposed direction. The batch is cut into chunks whose size depends only on
-//! the shapes (so the bits do not depend on the thread count); chunks run in parallel with rayon
-//! and reuse per-thread scratch buffers for their columns.
+//! col2im for the transposed one. Batch chunks (sized by the shapes only, so the bits do not
+//! depend on the thread count) run in parallel with rayon, reusing per-thread scratch buffers.
 
 use crate::Float;
 use gemm::Parallelism;

@@ -108,55 +108,84 @@ pub fn grad_sums<T: Float>(
     })
 }
 
-/// Input gradient of batch norm in training mode,
-/// `w * invstd * (g - mean(g) - xhat * mean(g * xhat))` per channel, given `g`'s [`grad_sums`].
+/// One term `w * invstd * P(g)` of a batch-norm input gradient, with
+/// `P(v) = v - mean(v) - xhat * mean(v * xhat)` per channel: the per-channel weight, the
+/// gradient, and its [`grad_sums`].
+pub struct Term<'a, T> {
+    pub w: &'a [T],
+    pub g: &'a [T],
+    pub sums: &'a [(f64, f64)],
+}
+
+/// Input gradient of batch norm in training mode, summed over one or two terms, plus an
+/// optional `xhat_coef * xhat` per channel. Every term is affine in `x` and its `g`, so the sum
+/// is one pass: `a1 * g1 (+ a2 * g2) + b * x + k`.
 #[allow(clippy::too_many_arguments)]
 pub fn backward_input<T: Float>(
     x: &[T],
-    g: &[T],
-    w: &[T],
+    terms: &[Term<'_, T>],
+    xhat_coef: Option<&[f64]>,
     n: usize,
     c: usize,
     l: usize,
     mean: &[f64],
     invstd: &[f64],
-    sums: &[(f64, f64)],
 ) -> Vec<T> {
+    assert!(matches!(terms.len(), 1 | 2), "one or two gradient terms");
     let m = (n * l).max(1) as f64;
-    // dx = a * g + b * x + k per channel.
-    let mut a = Vec::with_capacity(c);
+    let mut a = vec![Vec::with_capacity(c); terms.len()];
     let mut b = Vec::with_capacity(c);
     let mut k = Vec::with_capacity(c);
     for ci in 0..c {
-        let (r, (sg, sgx)) = (invstd[ci], sums[ci]);
-        let wr = w[ci].to_f64() * r;
-        let bc = -wr * r * r * sgx / m;
-        a.push(T::from_f64(wr));
+        let r = invstd[ci];
+        let (mut bc, mut kc) = (0.0, 0.0);
+        for (t, aj) in terms.iter().zip(a.iter_mut()) {
+            let (sg, sgx) = t.sums[ci];
+            let wr = t.w[ci].to_f64() * r;
+            let bj = -wr * r * r * sgx / m;
+            aj.push(T::from_f64(wr));
+            bc += bj;
+            kc += -wr * sg / m - bj * mean[ci];
+        }
+        if let Some(cx) = xhat_coef {
+            bc += cx[ci] * r;
+            kc -= cx[ci] * r * mean[ci];
+        }
         b.push(T::from_f64(bc));
-        k.push(T::from_f64(-wr * sg / m - bc * mean[ci]));
+        k.push(T::from_f64(kc));
     }
     let mut out = vec![T::zero(); n * c * l];
     if l == 0 {
         return out;
     }
-    let block = |bi: usize, o: &mut [T], xs: &[T], gs: &[T]| {
+    let g1 = terms[0].g;
+    let g2 = terms.get(1).map_or(terms[0].g, |t| t.g);
+    let two = terms.len() == 2;
+    let block = |bi: usize, o: &mut [T]| {
         let ci = bi % c;
-        let (a, b, k) = (a[ci], b[ci], k[ci]);
-        for ((o, &xv), &gv) in o.iter_mut().zip(xs).zip(gs) {
-            *o = a * gv + b * xv + k;
+        let at = bi * l;
+        let (xs, gs1, gs2) = (&x[at..at + l], &g1[at..at + l], &g2[at..at + l]);
+        let (a1, b, k) = (a[0][ci], b[ci], k[ci]);
+        if two {
+            let a2 = a[1][ci];
+            for (((o, &xv), &u), &v) in o.iter_mut().zip(xs).zip(gs1).zip(gs2) {
+                *o = a1 * u + a2 * v + b * xv + k;
+            }
+        } else {
+            for ((o, &xv), &u) in o.iter_mut().zip(xs).zip(gs1) {
+                *o = a1 * u + b * xv + k;
+            }
         }
     };
     if out.len() >= PAR_MIN {
         out.par_chunks_mut(l)
-            .zip(x.par_chunks(l).zip(g.par_chunks(l)))
             .enumerate()
             .with_min_len((4096 / l).max(1))
-            .for_each(|(bi, (o, (xs, gs)))| block(bi, o, xs, gs));
+            .for_each(|(bi, o)| block(bi, o));
     } else {
         out.chunks_mut(l)
-            .zip(x.chunks(l).zip(g.chunks(l)))
             .enumerate()
-            .for_each(|(bi, (o, (xs, gs)))| block(bi, o, xs, gs));
+            .for_each(|(bi, o)| block(bi, o));
     }
     out
 }
