@@ -122,6 +122,7 @@ unary_fn!(SigmoidF, "sigmoid", |x| if x >= T::zero() {
     e / (T::one() + e)
 });
 unary_fn!(TanhF, "tanh", |x| x.tanh());
+unary_fn!(PositiveF, "relu", |x| bool_to(x > T::zero()));
 unary_fn!(SignF, "sign", |x| if x > T::zero() {
     T::one()
 } else if x < T::zero() {
@@ -422,7 +423,7 @@ pub(crate) fn backward(
         Op::PowScalar(p) => one(g.mul(&x[0].pow(p - 1.0)?.mul_scalar(*p)?)?),
         Op::Sqrt => one(g.div(y)?.mul_scalar(0.5)?),
         Op::Abs => one(g.mul(&x[0].sign()?)?),
-        Op::Relu => one(g.mul(&x[0].sign()?.relu_const()?)?),
+        Op::Relu => one(g.mul(&x[0].positive_mask()?)?),
         Op::Sigmoid => one(g.mul(&y.mul(&y.rsub_scalar(1.0)?)?)?),
         Op::Tanh => one(g.mul(&y.mul(y)?.rsub_scalar(1.0)?)?),
         Op::Clamp { min, max } => one(g.mul(&x[0].in_range_mask(*min, *max)?)?),
@@ -431,9 +432,12 @@ pub(crate) fn backward(
 }
 
 impl Tensor {
-    /// 1 where the element is positive (for a sign tensor), as a constant.
-    fn relu_const(&self) -> Result<Tensor> {
-        Ok(Tensor::from_storage(map_unary(self, &ReluF)?, self.shape()))
+    /// 1 where the element is positive, else 0, as a constant (relu's derivative).
+    fn positive_mask(&self) -> Result<Tensor> {
+        Ok(Tensor::from_storage(
+            map_unary(self, &PositiveF)?,
+            self.shape(),
+        ))
     }
 
     /// 1.0 where the element is non-zero, as a constant of `dtype`.

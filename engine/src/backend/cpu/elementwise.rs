@@ -45,22 +45,89 @@ where
     if n == 0 {
         return out;
     }
+    let (la, lb) = coalesce(la, lb);
     let (inner, sa) = la.inner();
     let (_, sb) = lb.inner();
+    // Specialised inner loops, so the common cases (a contiguous row against a row or a
+    // broadcast scalar) vectorise.
     let row = |r: usize, chunk: &mut [U]| {
         let (oa, ob) = (la.row_offset(r), lb.row_offset(r));
-        for (j, o) in chunk.iter_mut().enumerate() {
-            *o = f(a[oa + j * sa], b[ob + j * sb]);
+        match (sa, sb) {
+            (1, 1) => {
+                let (ra, rb) = (&a[oa..oa + inner], &b[ob..ob + inner]);
+                for ((o, &x), &y) in chunk.iter_mut().zip(ra).zip(rb) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = b[ob];
+                for (o, &x) in chunk.iter_mut().zip(&a[oa..oa + inner]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[oa];
+                for (o, &y) in chunk.iter_mut().zip(&b[ob..ob + inner]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (j, o) in chunk.iter_mut().enumerate() {
+                    *o = f(a[oa + j * sa], b[ob + j * sb]);
+                }
+            }
         }
     };
     if n >= PAR_MIN {
-        out.par_chunks_mut(inner)
+        let rows_per_task = (4096 / inner).max(1);
+        out.par_chunks_mut(inner * rows_per_task)
             .enumerate()
-            .for_each(|(r, c)| row(r, c));
+            .for_each(|(t, c)| {
+                for (i, rc) in c.chunks_mut(inner).enumerate() {
+                    row(t * rows_per_task + i, rc)
+                }
+            });
     } else {
         out.chunks_mut(inner)
             .enumerate()
             .for_each(|(r, c)| row(r, c));
     }
     out
+}
+
+/// Merges neighbouring axes that both views step through as one (e.g. `[N, C, H, W]` against a
+/// per-channel `[1, C, 1, 1]` becomes `[N, C, H*W]`), so rows are as long as possible.
+fn coalesce(la: &Layout, lb: &Layout) -> (Layout, Layout) {
+    let mut shape: Vec<usize> = Vec::with_capacity(la.rank());
+    let (mut sa, mut sb): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    for i in 0..la.rank() {
+        let (d, xa, xb) = (la.shape[i], la.strides[i], lb.strides[i]);
+        if d == 1 {
+            continue;
+        }
+        if let (Some(&pd), Some(&pa), Some(&pb)) = (shape.last(), sa.last(), sb.last()) {
+            if pa == xa * d && pb == xb * d {
+                let k = shape.len() - 1;
+                shape[k] = pd * d;
+                sa[k] = xa;
+                sb[k] = xb;
+                continue;
+            }
+        }
+        shape.push(d);
+        sa.push(xa);
+        sb.push(xb);
+    }
+    (
+        Layout {
+            shape: shape.clone(),
+            strides: sa,
+            offset: la.offset,
+        },
+        Layout {
+            shape,
+            strides: sb,
+            offset: lb.offset,
+        },
+    )
 }
