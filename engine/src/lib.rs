@@ -24,10 +24,11 @@ pub mod storage;
 pub mod tensor;
 
 pub use autograd::op::{Op, OpKind};
-pub use autograd::{grad, is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
+pub use autograd::{grad, grad_with, is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
 pub use device::Device;
 pub use dtype::{DType, Float};
 pub use error::{Error, Result};
+pub use ops::norm::batch_norm;
 pub use rng::Rng;
 pub use storage::{live_storage_bytes, live_storages};
 pub use tensor::{live_tensors, Tensor};

@@ -6,32 +6,10 @@ use flate2::Compression;
 use maxl::data::{read_fashion_mnist, read_idx, read_idx_file, read_mnist, FASHION_MNIST_DEBIAN};
 use maxl::Error;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "maxl-data-idx-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 /// The bytes of an unsigned-byte IDX file.
 fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {

@@ -159,6 +159,10 @@ fn grad_of_grad_and_unreached_inputs() {
     let y = x.tanh().unwrap().sum_all().unwrap();
     let g = grad(&[y], &[x.clone(), other.clone()], None, true).unwrap();
     assert_eq!(v64(&g[1]), vec![0.0], "unreached input gets zeros");
+    let y2 = x.tanh().unwrap().sum_all().unwrap();
+    let e =
+        maxl_engine::grad_with(&[y2], &[x.clone(), other.clone()], None, false, false).unwrap_err();
+    assert!(e.to_string().contains("input 1"), "{e}");
     // d/dx (1 - tanh^2) = -2 tanh (1 - tanh^2)
     let gg = grad(&[g[0].sum_all().unwrap()], &[x.clone()], None, false).unwrap();
     for (got, &xv) in v64(&gg[0]).iter().zip(&[0.5f64, -1.0]) {

@@ -214,26 +214,41 @@ fn seeds_for(outputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Result<Vec<
 
 /// Gradients of `outputs` (weighted by `grad_outputs`, or ones for scalar outputs) with
 /// respect to `inputs`, as `torch.autograd.grad`. An input that the outputs do not reach gets
-/// zeros. With `create_graph`, the returned gradients are recorded and can be differentiated.
+/// zeros (see [`grad_with`] to make that an error). With `create_graph`, the returned gradients
+/// are recorded and can be differentiated.
 pub fn grad(
     outputs: &[Tensor],
     inputs: &[Tensor],
     grad_outputs: Option<&[Tensor]>,
     create_graph: bool,
 ) -> Result<Vec<Tensor>> {
+    grad_with(outputs, inputs, grad_outputs, create_graph, true)
+}
+
+/// [`grad`] with PyTorch's `allow_unused`: when false, an input that the outputs do not reach
+/// is an error naming its position instead of a zero gradient.
+pub fn grad_with(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: Option<&[Tensor]>,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Tensor>> {
     let seeds = seeds_for(outputs, grad_outputs)?;
     let keep: HashSet<u64> = inputs.iter().map(Tensor::id).collect();
     let (mut grads, _) = propagate(outputs, seeds, &keep, create_graph)?;
-    let out = inputs
+    inputs
         .iter()
-        .map(|i| {
-            grads
-                .remove(&i.id())
-                .map(|g| if create_graph { g } else { g.detach() })
-                .unwrap_or_else(|| i.zeros_like())
+        .enumerate()
+        .map(|(k, i)| match grads.remove(&i.id()) {
+            Some(g) => Ok(if create_graph { g } else { g.detach() }),
+            None if allow_unused => Ok(i.zeros_like()),
+            None => Err(Error::Invalid(format!(
+                "grad: input {k} (shape {:?}) is not reached by the outputs; pass allow_unused = true for zeros",
+                i.shape()
+            ))),
         })
-        .collect();
-    Ok(out)
+        .collect()
 }
 
 impl Tensor {
