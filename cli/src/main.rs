@@ -1,12 +1,14 @@
 //! `maxl-cli`: the command-line tool of maxl-rs. Subcommands: `train` (MAXL and its baselines,
 //! into a run folder), `eval` (a run's checkpoint on test data, JSON), `gradcheck` (the
-//! engine's op-by-op gradient checks) and `bench` (speed figures as JSON).
+//! engine's op-by-op gradient checks), `bench` (speed figures as JSON) and `visualize` (a
+//! run's t-SNE and auxiliary-class examples, PNG).
 
 mod bench;
 mod doctor;
 mod eval;
 mod gradcheck;
 mod train;
+mod visualize;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +41,8 @@ enum Command {
     Bench(bench::Args),
     /// Report the CPU, CUDA libraries, GPUs, and whether every CUDA kernel module compiles.
     Doctor(doctor::Args),
+    /// Draw a run's t-SNE of features and its auxiliary classes' top test images (PNG).
+    Visualize(visualize::Args),
 }
 
 /// mimalloc's `mi_option_purge_delay` (position 15 of `mi_option_e` in mimalloc.h; the Rust
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(a) => gradcheck::run(a),
         Command::Bench(a) => bench::run(a).map(|()| true),
         Command::Doctor(a) => doctor::run(a),
+        Command::Visualize(a) => visualize::run(a).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

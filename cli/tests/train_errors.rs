@@ -1,10 +1,10 @@
 //! Bad input to `maxl-cli train`: a one-line message on stderr, a non-zero exit, no panic,
 //! and no run folder that looks complete; a loss that blows up keeps the last good
-//! checkpoint and writes no summary.
+//! checkpoint and writes no summary. `--method kmeans`, once refused, now trains and resumes.
 
 mod common;
 
-use common::{cli, metrics, ok, Temp, TINY};
+use common::{cli, metrics, ok, without_timing, Temp, TINY};
 use serde_json::Value;
 
 #[test]
@@ -29,10 +29,6 @@ fn bad_input_is_one_line_and_leaves_no_run_folder() {
         ),
         ([&tiny[..], &["--psi", "three"]].concat(), "bad psi 'three'"),
         (vec!["--model", "vgg19"], "unknown model 'vgg19'"),
-        (
-            vec!["--method", "kmeans"],
-            "'kmeans' is not implemented yet",
-        ),
         (vec!["--method", "magic"], "unknown method 'magic'"),
         (vec!["--schedule", "linear"], "unknown schedule 'linear'"),
         (vec!["--device", "cuda"], "CUDA not available"),
@@ -118,4 +114,32 @@ fn a_loss_that_blows_up_keeps_the_last_good_checkpoint() {
     let e = ok(&tmp.0, &["eval", "--run", "run"]);
     let v: Value = serde_json::from_str(e.stdout.trim()).unwrap();
     assert_eq!(v["epoch"], kept);
+}
+
+#[test]
+fn kmeans_is_accepted_reports_utilisation_and_resumes_exactly() {
+    let tmp = Temp::new("kmeans");
+    let run = |extra: &[&str]| {
+        ok(
+            &tmp.0,
+            &[
+                &["train", "--quiet", "--threads", "2", "--method", "kmeans"][..],
+                &TINY,
+                &["--epochs", "2"],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    run(&["--out", "full"]);
+    run(&["--out", "part", "--stop-after", "1"]);
+    ok(&tmp.0, &["train", "--resume", "part", "--quiet"]);
+    let (full, part) = (metrics(&tmp.join("full")), metrics(&tmp.join("part")));
+    assert_eq!(full.len(), 2);
+    for m in &full {
+        let u = m["utilisation"].as_f64().unwrap();
+        assert!(u > 0.0 && u <= 100.0, "{m}");
+    }
+    assert_eq!(without_timing(full), without_timing(part));
+    assert!(tmp.join("part/summary.json").exists());
 }

@@ -1,6 +1,8 @@
 //! Checkpoints of a training run in safetensors: both networks' parameters and buffers, both
 //! optimisers' momentum buffers, the number of finished epochs and free text metadata (settings,
-//! metric history). Saved to a temp file and renamed, so a crash never leaves half a checkpoint.
+//! metric history); for the K-Means baseline also its autoencoder, that optimiser's momentum and
+//! the last clustering. Saved to a temp file and renamed, so a crash never leaves half a
+//! checkpoint.
 
 use crate::models::NetState;
 use crate::nn::Params;
@@ -25,6 +27,22 @@ const GEN_PARAM: &str = "gen.param.";
 const GEN_BUFFER: &str = "gen.buffer.";
 const OPT1: &str = "opt1.momentum.";
 const OPT2: &str = "opt2.momentum.";
+const AE_PARAM: &str = "kmeans.ae.param.";
+const AE_MOMENTUM: &str = "kmeans.ae.momentum.";
+/// The K-Means clustering: one i64 auxiliary column per training sample.
+const KM_LABELS: &str = "kmeans.labels";
+
+/// The K-Means baseline's state (see [`crate::train::kmeans`]).
+#[derive(Clone)]
+pub struct KMeansCheckpoint {
+    /// The autoencoder's parameters.
+    pub params: Params,
+    /// Its optimiser's momentum buffers, by parameter name.
+    pub momentum: Params,
+    /// The last clustering: the auxiliary column of every training sample (none before the
+    /// first epoch).
+    pub labels: Option<Vec<usize>>,
+}
 
 /// Everything a [`Trainer`] needs to continue exactly where it stopped. The data loaders draw
 /// all their randomness from (seed, epoch), so no generator state is stored.
@@ -39,6 +57,8 @@ pub struct Checkpoint {
     /// Momentum buffers of the theta1 and theta2 optimisers, by parameter name.
     pub opt1: Params,
     pub opt2: Params,
+    /// The K-Means baseline's autoencoder and clustering (K-Means only).
+    pub kmeans: Option<KMeansCheckpoint>,
     /// Free text, e.g. the run's settings and metric history; `format`, `epoch` and
     /// `generator` are taken.
     pub metadata: BTreeMap<String, String>,
@@ -52,6 +72,7 @@ impl std::fmt::Debug for Checkpoint {
             .field("generator", &self.gen.is_some())
             .field("opt1", &self.opt1.len())
             .field("opt2", &self.opt2.len())
+            .field("kmeans", &self.kmeans.is_some())
             .field("metadata", &self.metadata)
             .finish()
     }
@@ -163,6 +184,11 @@ impl Checkpoint {
             gen: t.gen.clone(),
             opt1: t.opt1.state.clone(),
             opt2: t.opt2.state.clone(),
+            kmeans: t.kmeans.as_ref().map(|k| KMeansCheckpoint {
+                params: k.params.clone(),
+                momentum: k.opt.state.clone(),
+                labels: k.labels.clone(),
+            }),
             metadata,
         }
     }
@@ -184,6 +210,17 @@ impl Checkpoint {
         }
         add(OPT1, &self.opt1)?;
         add(OPT2, &self.opt2)?;
+        if let Some(k) = &self.kmeans {
+            add(AE_PARAM, &k.params)?;
+            add(AE_MOMENTUM, &k.momentum)?;
+            if let Some(labels) = &k.labels {
+                let v: Vec<i64> = labels.iter().map(|&c| c as i64).collect();
+                raws.push((
+                    KM_LABELS.to_string(),
+                    to_raw(&Tensor::from_vec(v, &[labels.len()])?)?,
+                ));
+            }
+        }
 
         let mut meta: HashMap<String, String> = HashMap::new();
         for (k, v) in &self.metadata {
@@ -253,9 +290,38 @@ impl Checkpoint {
             .ok_or_else(|| bad(path, "checkpoint without a valid epoch"))?;
         let has_gen = metadata.remove("generator").as_deref() == Some("true");
 
-        let mut groups: [Params; 6] = Default::default();
-        let prefixes = [MT_PARAM, MT_BUFFER, GEN_PARAM, GEN_BUFFER, OPT1, OPT2];
+        let mut groups: [Params; 8] = Default::default();
+        let prefixes = [
+            MT_PARAM,
+            MT_BUFFER,
+            GEN_PARAM,
+            GEN_BUFFER,
+            OPT1,
+            OPT2,
+            AE_PARAM,
+            AE_MOMENTUM,
+        ];
+        let mut labels = None;
         for (name, view) in st.tensors() {
+            if name == KM_LABELS {
+                let t = from_raw(view.dtype(), view.shape(), view.data(), path, &name)?;
+                let v = match (t.dtype(), t.rank()) {
+                    (DType::I64, 1) => t.to_vec::<i64>()?,
+                    _ => {
+                        return Err(bad(
+                            path,
+                            format!("'{KM_LABELS}' is {}; expected I64 [N]", describe(&t)),
+                        ))
+                    }
+                };
+                let v = v
+                    .into_iter()
+                    .map(usize::try_from)
+                    .collect::<std::result::Result<Vec<usize>, _>>()
+                    .map_err(|_| bad(path, format!("'{KM_LABELS}' holds a negative column")))?;
+                labels = Some(v);
+                continue;
+            }
             let (g, rest) = prefixes
                 .iter()
                 .enumerate()
@@ -263,20 +329,36 @@ impl Checkpoint {
                 .ok_or_else(|| bad(path, format!("unexpected tensor '{name}'")))?;
             let t = from_raw(view.dtype(), view.shape(), view.data(), path, &name)?;
             // Parameters are leaves that require grad, as a fresh network's are.
-            let t = if g == 0 || g == 2 {
+            let t = if g == 0 || g == 2 || g == 6 {
                 t.set_requires_grad(true)?
             } else {
                 t
             };
             groups[g].insert(rest, t);
         }
-        let [mt_p, mt_b, gen_p, gen_b, opt1, opt2] = groups;
+        let [mt_p, mt_b, gen_p, gen_b, opt1, opt2, ae_p, ae_m] = groups;
         if !has_gen && !gen_p.is_empty() {
             return Err(bad(
                 path,
                 "generator tensors in a checkpoint without a generator",
             ));
         }
+        // The autoencoder's parameters mark a K-Means checkpoint.
+        let kmeans = if ae_p.is_empty() {
+            if !ae_m.is_empty() || labels.is_some() {
+                return Err(bad(
+                    path,
+                    "K-Means tensors in a checkpoint without an autoencoder",
+                ));
+            }
+            None
+        } else {
+            Some(KMeansCheckpoint {
+                params: ae_p,
+                momentum: ae_m,
+                labels,
+            })
+        };
         Ok(Checkpoint {
             epoch,
             mt: NetState {
@@ -289,6 +371,7 @@ impl Checkpoint {
             }),
             opt1,
             opt2,
+            kmeans,
             metadata,
         })
     }
@@ -323,10 +406,40 @@ impl Checkpoint {
             Some(g) => momentum(&g.params, self.opt2, "theta2")?,
             None => momentum(&Params::new(), self.opt2, "theta2")?,
         };
+        let kmeans = match (&t.kmeans, self.kmeans) {
+            (Some(want), Some(got)) => {
+                let params = matching(&want.params, got.params, "autoencoder parameters")?;
+                let momentum = momentum(&params, got.momentum, "the autoencoder")?;
+                let total = t.setup.hierarchy.total();
+                if let Some(c) = got.labels.iter().flatten().find(|&&c| c >= total) {
+                    return Err(Error::Invalid(format!(
+                        "checkpoint: K-Means column {c}, the settings make {total} auxiliary classes"
+                    )));
+                }
+                Some((params, momentum, got.labels))
+            }
+            (None, None) => None,
+            (want, _) => {
+                return Err(Error::Invalid(format!(
+                    "checkpoint {} K-Means autoencoder, but the settings {}",
+                    if want.is_some() { "has no" } else { "holds a" },
+                    if want.is_some() {
+                        "train one"
+                    } else {
+                        "do not"
+                    }
+                )))
+            }
+        };
         t.mt = mt;
         t.gen = gen;
         t.opt1.state = opt1;
         t.opt2.state = opt2;
+        if let (Some(k), Some((params, momentum, labels))) = (&mut t.kmeans, kmeans) {
+            k.params = params;
+            k.opt.state = momentum;
+            k.labels = labels;
+        }
         t.epoch = self.epoch;
         Ok(())
     }
@@ -516,6 +629,68 @@ mod tests {
         assert!(err.contains("unexpected 'aux."), "{err}");
         let mut other = trainer(Method::Maxl, "resnet32");
         assert!(saved.restore(&mut other).is_err());
+    }
+
+    #[test]
+    fn kmeans_state_round_trips_and_needs_kmeans_settings() {
+        let mut a = trainer(Method::KMeans, "convnet4");
+        a.epoch = 2;
+        let km = a.kmeans.as_mut().unwrap();
+        let (name, p) = km
+            .params
+            .iter()
+            .next()
+            .map(|(n, p)| (n.to_string(), p.clone()))
+            .unwrap();
+        km.opt
+            .state
+            .insert(&name, p.detach().mul_scalar(-0.25).unwrap());
+        km.params.insert(
+            &name,
+            p.detach()
+                .add_scalar(1.0)
+                .unwrap()
+                .set_requires_grad(true)
+                .unwrap(),
+        );
+        km.labels = Some(vec![0, 3, 7, 1, 6]);
+        let bytes = Checkpoint::of(&a, BTreeMap::new()).to_bytes().unwrap();
+        let saved = Checkpoint::from_bytes(&bytes, Path::new("x")).unwrap();
+        assert!(format!("{saved:?}").contains("kmeans: true"));
+
+        let mut b = trainer(Method::KMeans, "convnet4");
+        saved.clone().restore(&mut b).unwrap();
+        let (ka, kb) = (a.kmeans.as_ref().unwrap(), b.kmeans.as_ref().unwrap());
+        same(&kb.params, &ka.params);
+        same(&kb.opt.state, &ka.opt.state);
+        assert_eq!(kb.labels, ka.labels);
+        assert_eq!(b.epoch, 2);
+
+        let mut random = trainer(Method::Random, "convnet4");
+        let err = saved.restore(&mut random).unwrap_err().to_string();
+        assert!(err.contains("holds a K-Means autoencoder"), "{err}");
+        let plain = Checkpoint::of(&trainer(Method::Random, "convnet4"), BTreeMap::new());
+        let err = plain
+            .restore(&mut trainer(Method::KMeans, "convnet4"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no K-Means autoencoder"), "{err}");
+
+        // Before the first epoch there is no clustering to save.
+        let fresh = trainer(Method::KMeans, "convnet4");
+        let c = Checkpoint::from_bytes(
+            &Checkpoint::of(&fresh, BTreeMap::new()).to_bytes().unwrap(),
+            Path::new("x"),
+        )
+        .unwrap();
+        assert!(c.kmeans.as_ref().unwrap().labels.is_none());
+        let mut bad = trainer(Method::KMeans, "convnet4");
+        bad.kmeans.as_mut().unwrap().labels = Some(vec![8]);
+        let err = Checkpoint::of(&bad, BTreeMap::new())
+            .restore(&mut trainer(Method::KMeans, "convnet4"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("K-Means column 8"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub struct EpochMetrics {
     pub meta_acc_after: f64,
     /// Mean cosine similarity of primary and auxiliary gradients on the shared trunk.
     pub cosine: f64,
-    /// Share (%) of auxiliary classes that the generator assigns (argmax) to a training image.
+    /// Share (%) of auxiliary classes assigned (the generator's argmax, or the k-means cluster)
+    /// to at least one training image; 0 for methods with fixed or no auxiliary labels.
     pub utilisation: f64,
     pub pass1_s: f64,
     pub pass2_s: f64,

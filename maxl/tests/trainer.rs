@@ -87,3 +87,48 @@ fn baselines_train_and_learn_the_synthetic_task() {
         assert_eq!(last.pass2_s > 0.0, method == Method::MaxlFo);
     }
 }
+
+/// A CIFAR-100 binary folder: `n` random 32x32 images per file, fine labels cycling through
+/// 0..100 and coarse = fine / 5 (a consistent fine -> coarse map).
+fn cifar100_folder(n_train: usize, n_test: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("maxl-test-human-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = maxl_engine::Rng::new(3);
+    for (name, n) in [("train.bin", n_train), ("test.bin", n_test)] {
+        let mut bytes = Vec::new();
+        for i in 0..n {
+            let fine = (i % 100) as u8;
+            bytes.extend([fine / 5, fine]);
+            bytes.extend((0..3072).map(|_| rng.below(256) as u8));
+        }
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn human_baseline_uses_the_finer_level_as_auxiliary_labels() {
+    let dir = cifar100_folder(200, 100);
+    let split = maxl::data::read_cifar100(&dir).unwrap().at_level(20).unwrap();
+    let train = Arc::new(split.train);
+    let test = Arc::new(split.test);
+    let cfg = TrainConfig {
+        method: Method::Human,
+        aux_level: Some(100),
+        epochs: 1,
+        batch_size: 50,
+        lr: 0.05,
+        ..TrainConfig::default()
+    };
+    let train_loader = Loader::new(train.clone(), LoaderConfig::train(&train, 50, 0)).unwrap();
+    let test_loader = Loader::new(test.clone(), LoaderConfig::eval(&test, 100)).unwrap();
+    let mut t = Trainer::new(cfg, &train).unwrap();
+    assert_eq!(t.setup.hierarchy.psi(), &[5; 20], "five fine classes under each coarse one");
+    let m = t.run_epoch(&train_loader, &test_loader, &mut |_| {}).unwrap();
+    assert!(m.train_loss.is_finite() && m.cosine != 0.0, "{m:?}");
+    // Without the hierarchy's finer level it is an error, not a silent fallback.
+    let bad = TrainConfig { method: Method::Human, aux_level: None, ..TrainConfig::default() };
+    assert!(Trainer::new(bad, &train).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,8 +28,9 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
     /// How auxiliary labels are made: maxl (second-order meta step), maxl-fo (first-order
-    /// variant), single (no auxiliary task), random (fixed random labels) or human (CIFAR-100's
-    /// finer level, see --aux-level) [default: maxl]
+    /// variant), single (no auxiliary task), random (fixed random labels), human (CIFAR-100's
+    /// finer level, see --aux-level) or kmeans (k-means inside each primary class on an
+    /// autoencoder's latent code, re-clustered every epoch) [default: maxl]
     #[arg(long, value_name = "NAME")]
     pub method: Option<String>,
     /// Auxiliary classes per primary class: k for all, or a comma list with one entry per

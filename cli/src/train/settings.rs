@@ -337,9 +337,11 @@ mod tests {
         let e = d.overlay(&table("lr_typo = 1.0"), "f.toml").unwrap_err();
         assert!(format!("{e:#}").contains("unknown key 'lr_typo'"), "{e:#}");
         let e = d
-            .overlay(&table("method = \"kmeans\""), "f.toml")
+            .overlay(&table("method = \"magic\""), "f.toml")
             .unwrap_err();
-        assert!(format!("{e:#}").contains("not implemented yet"), "{e:#}");
+        assert!(format!("{e:#}").contains("unknown method 'magic'"), "{e:#}");
+        let k = d.overlay(&table("method = \"kmeans\""), "f.toml").unwrap();
+        assert_eq!(k.train.method, Method::KMeans);
         let e = d.overlay(&table("epochs = \"ten\""), "f.toml").unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.starts_with("f.toml: ") && !msg.contains('\n'), "{msg}");

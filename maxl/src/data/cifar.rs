@@ -3,7 +3,7 @@
 //! `cifar-10-batches-bin/` / `cifar-100-binary/` subfolder as the archives unpack.
 
 use super::dataset::{Dataset, Split};
-use super::io::{bad, find_file, read_file, require_dir};
+use super::io::{bad, find_file, read_file, require_dir, IN_MEMORY};
 use super::label_hierarchy::LabelHierarchy;
 use super::names;
 use crate::error::{Error, Result};
@@ -31,12 +31,16 @@ fn locate(dir: &Path, sub: &str, first: &str) -> Result<PathBuf> {
 /// The records of one file: `labels` label bytes then 3072 pixels each. Returns the pixels
 /// and, per label byte position, the labels, each checked against its class count.
 fn read_records(path: &Path, classes: &[usize]) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
-    let bytes = read_file(path)?;
+    records(&read_file(path)?, classes, path)
+}
+
+/// [`read_records`] on bytes in memory; `path` names their source in errors.
+fn records(bytes: &[u8], classes: &[usize], path: &Path) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
     let rec = classes.len() + PIXELS;
     if bytes.is_empty() {
         return Err(bad(path, "empty file"));
     }
-    if bytes.len() % rec != 0 {
+    if !bytes.len().is_multiple_of(rec) {
         return Err(bad(
             path,
             format!(
@@ -78,6 +82,69 @@ fn to_i64(v: &[u8]) -> Vec<i64> {
     v.iter().map(|&l| l as i64).collect()
 }
 
+/// CIFAR-10 images and labels as a data set with the 10 class names.
+fn cifar10_dataset(images: Vec<u8>, labels: &[u8]) -> Result<Dataset> {
+    Dataset::new(images, to_i64(labels), SHAPE, 10)?.with_class_names(names::owned(&names::CIFAR10))
+}
+
+/// The records of one CIFAR-10 batch file (e.g. `test_batch.bin`) given as bytes, as a data
+/// set: the checks of [`read_cifar10`], errors naming the source `<bytes>`.
+pub fn parse_cifar10_bytes(bytes: &[u8]) -> Result<Dataset> {
+    let (images, labels) = records(bytes, &[10], Path::new(IN_MEMORY))?;
+    cifar10_dataset(images, &labels[0])
+}
+
+/// The records of one CIFAR-100 file (`train.bin` or `test.bin`) given as bytes, as a data
+/// set with its label hierarchy: the checks of [`read_cifar100`] with the fine -> coarse map
+/// taken from this file alone; errors name the source `<bytes>`.
+pub fn parse_cifar100_bytes(bytes: &[u8]) -> Result<Dataset> {
+    let path = Path::new(IN_MEMORY);
+    let (images, labels) = records(bytes, &[20, 100], path)?;
+    let map = fine_to_coarse(&[(path, &labels)])?;
+    cifar100_dataset(images, &labels, &map)
+}
+
+/// The fine -> coarse map that the records of some files give: each fine class must appear
+/// with one coarse class throughout; a fine class absent from all takes its coarse class from
+/// CIFAR-100's published map.
+fn fine_to_coarse(files: &[(&Path, &Vec<Vec<u8>>)]) -> Result<Vec<usize>> {
+    // The map as the records give it, with where each entry was first seen.
+    let mut seen: Vec<Option<(u8, &Path, usize)>> = vec![None; 100];
+    for &(path, lab) in files {
+        for (i, (&c, &f)) in lab[0].iter().zip(&lab[1]).enumerate() {
+            match seen[f as usize] {
+                None => seen[f as usize] = Some((c, path, i)),
+                Some((c0, p0, i0)) if c0 != c => {
+                    return Err(bad(
+                        path,
+                        format!(
+                            "record {i}: fine class {f} has coarse class {c}, but record {i0} \
+                             of {} gives it coarse class {c0}",
+                            p0.display()
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(seen
+        .iter()
+        .zip(names::CIFAR100_FINE_TO_COARSE)
+        .map(|(s, canon)| s.map_or(canon, |(c, _, _)| c as usize))
+        .collect())
+}
+
+/// CIFAR-100 images and (coarse, fine) label bytes as a data set of the 100 fine classes
+/// with its hierarchy.
+fn cifar100_dataset(images: Vec<u8>, lab: &[Vec<u8>], map: &[usize]) -> Result<Dataset> {
+    let fine = to_i64(&lab[1]);
+    let h = LabelHierarchy::cifar100(fine.clone(), map.to_vec())?;
+    Dataset::new(images, fine, SHAPE, 100)?
+        .with_class_names(names::owned(&names::CIFAR100_FINE))?
+        .with_hierarchy(h)
+}
+
 /// CIFAR-10: `data_batch_1.bin` .. `data_batch_5.bin` (train) and `test_batch.bin`.
 pub fn read_cifar10(dir: &Path) -> Result<Split> {
     let d = locate(dir, "cifar-10-batches-bin", "data_batch_1.bin")?;
@@ -86,9 +153,9 @@ pub fn read_cifar10(dir: &Path) -> Result<Split> {
         for f in files {
             let (im, lab) = read_records(&find_file(&d, std::slice::from_ref(f))?, &[10])?;
             images.extend_from_slice(&im);
-            labels.extend(to_i64(&lab[0]));
+            labels.extend_from_slice(&lab[0]);
         }
-        Dataset::new(images, labels, SHAPE, 10)?.with_class_names(names::owned(&names::CIFAR10))
+        cifar10_dataset(images, &labels)
     };
     let train_files: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     let train = read(&train_files)?;
@@ -108,40 +175,8 @@ pub fn read_cifar100(dir: &Path) -> Result<Split> {
     let (train_img, train_lab) = read_records(&train_path, &[20, 100])?;
     let (test_img, test_lab) = read_records(&test_path, &[20, 100])?;
 
-    // The fine -> coarse map as the records give it, with where each entry was first seen.
-    let mut seen: Vec<Option<(u8, &Path, usize)>> = vec![None; 100];
-    for (path, lab) in [(train_path.as_path(), &train_lab), (&test_path, &test_lab)] {
-        for (i, (&c, &f)) in lab[0].iter().zip(&lab[1]).enumerate() {
-            match seen[f as usize] {
-                None => seen[f as usize] = Some((c, path, i)),
-                Some((c0, p0, i0)) if c0 != c => {
-                    return Err(bad(
-                        path,
-                        format!(
-                            "record {i}: fine class {f} has coarse class {c}, but record {i0} \
-                             of {} gives it coarse class {c0}",
-                            p0.display()
-                        ),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    let fine_to_coarse: Vec<usize> = seen
-        .iter()
-        .zip(names::CIFAR100_FINE_TO_COARSE)
-        .map(|(s, canon)| s.map_or(canon, |(c, _, _)| c as usize))
-        .collect();
-
-    let build = |images: Vec<u8>, lab: &[Vec<u8>]| -> Result<Dataset> {
-        let fine = to_i64(&lab[1]);
-        let h = LabelHierarchy::cifar100(fine.clone(), fine_to_coarse.clone())?;
-        Dataset::new(images, fine, SHAPE, 100)?
-            .with_class_names(names::owned(&names::CIFAR100_FINE))?
-            .with_hierarchy(h)
-    };
-    let train = build(train_img, &train_lab)?;
-    let test = build(test_img, &test_lab)?;
+    let map = fine_to_coarse(&[(&train_path, &train_lab), (&test_path, &test_lab)])?;
+    let train = cifar100_dataset(train_img, &train_lab, &map)?;
+    let test = cifar100_dataset(test_img, &test_lab, &map)?;
     Split::new(train, test)
 }

@@ -4,7 +4,7 @@
 //! `-idx3-ubyte.gz` names in [`FASHION_MNIST_DEBIAN`].
 
 use super::dataset::{out_of_range, Dataset, Split};
-use super::io::{bad, find_file, read_maybe_gz, require_dir};
+use super::io::{bad, find_file, gunzip_if_gz, read_maybe_gz, require_dir, IN_MEMORY};
 use super::names;
 use crate::error::Result;
 use std::path::Path;
@@ -22,7 +22,18 @@ pub struct IdxArray {
 /// Reads one IDX file of unsigned bytes (type 0x08), raw or gzip, and checks that it holds
 /// exactly the bytes its header promises.
 pub fn read_idx_file(path: &Path) -> Result<IdxArray> {
-    let mut data = read_maybe_gz(path)?;
+    parse_idx(read_maybe_gz(path)?, path)
+}
+
+/// [`read_idx_file`] on a file's bytes in memory (raw or gzip); errors name the source
+/// `<bytes>`.
+pub fn parse_idx_bytes(bytes: &[u8]) -> Result<IdxArray> {
+    let path = Path::new(IN_MEMORY);
+    parse_idx(gunzip_if_gz(bytes.to_vec(), path)?, path)
+}
+
+/// The array in decompressed IDX bytes.
+fn parse_idx(mut data: Vec<u8>, path: &Path) -> Result<IdxArray> {
     let (dims, header) = parse_header(&data).map_err(|msg| bad(path, msg))?;
     data.drain(..header);
     Ok(IdxArray { dims, data })

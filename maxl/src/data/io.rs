@@ -22,6 +22,9 @@ pub(crate) fn io_error(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// What errors name as the source of bytes given in memory (the `parse_*_bytes` functions).
+pub(crate) const IN_MEMORY: &str = "<bytes>";
+
 /// A [`Error::BadData`] for `path`.
 pub(crate) fn bad(path: &Path, msg: impl Into<String>) -> Error {
     Error::BadData {
@@ -37,7 +40,12 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 /// The whole file, decompressed when it starts with the gzip magic bytes.
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = read_file(path)?;
+    gunzip_if_gz(read_file(path)?, path)
+}
+
+/// `raw` decompressed when it starts with the gzip magic bytes, else `raw` itself; `path`
+/// names the source in errors.
+pub(crate) fn gunzip_if_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }

@@ -26,11 +26,12 @@ mod synthetic;
 mod transform;
 
 pub use batches::{Batch, Batches, Loader, LoaderConfig};
-pub use cifar::{read_cifar10, read_cifar100};
+pub use cifar::{parse_cifar100_bytes, parse_cifar10_bytes, read_cifar10, read_cifar100};
 pub use dataset::{Dataset, Split};
 pub use folder::read_image_folder;
 pub use idx::{
-    read_fashion_mnist, read_idx, read_idx_file, read_mnist, IdxArray, FASHION_MNIST_DEBIAN,
+    parse_idx_bytes, read_fashion_mnist, read_idx, read_idx_file, read_mnist, IdxArray,
+    FASHION_MNIST_DEBIAN,
 };
 pub use label_hierarchy::LabelHierarchy;
 pub use synthetic::Synthetic;

@@ -20,6 +20,11 @@ pub enum Method {
     Random,
     /// CIFAR-100's finer level as auxiliary labels.
     Human,
+    /// Auxiliary labels by k-means (psi[i] clusters inside each primary class i) on the latent
+    /// code of an autoencoder trained alongside; re-clustered once per epoch (see
+    /// [`crate::train::kmeans`]).
+    #[serde(rename = "kmeans")]
+    KMeans,
 }
 
 impl Method {
@@ -30,14 +35,10 @@ impl Method {
             "single" => Method::Single,
             "random" => Method::Random,
             "human" => Method::Human,
-            "kmeans" => {
-                return Err(Error::Invalid(
-                    "method 'kmeans' is not implemented yet; use maxl, maxl-fo, single, random or human".into(),
-                ))
-            }
+            "kmeans" => Method::KMeans,
             _ => {
                 return Err(Error::Invalid(format!(
-                    "unknown method '{s}': expected maxl, maxl-fo, single, random or human"
+                    "unknown method '{s}': expected maxl, maxl-fo, single, random, human or kmeans"
                 )))
             }
         })
@@ -50,6 +51,7 @@ impl Method {
             Method::Single => "single",
             Method::Random => "random",
             Method::Human => "human",
+            Method::KMeans => "kmeans",
         }
     }
 

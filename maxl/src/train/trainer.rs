@@ -1,9 +1,11 @@
 //! The trainer: Algorithm 1 as the authors' code runs it. Each epoch is pass 1 (theta1 on
 //! primary + auxiliary focal loss, labels from the generator or fixed) and, for MAXL, pass 2
 //! (theta2 by the meta step on the same batch, alpha = the current learning rate), then a
-//! test in eval mode. The baselines run pass 1 only.
+//! test in eval mode. The baselines run pass 1 only; K-Means first re-clusters the training
+//! set (see [`super::kmeans`]) and trains its autoencoder during pass 1.
 
 use super::config::{Method, TrainConfig};
+use super::kmeans::{self, KMeansState};
 use super::steps::MaxlSetup;
 use crate::data::{Dataset, Loader};
 use crate::hierarchy::Hierarchy;
@@ -37,6 +39,9 @@ pub struct Trainer {
     pub opt2: Sgd,
     /// Epochs finished so far.
     pub epoch: usize,
+    /// K-Means: the autoencoder, its optimiser and the current clustering (whose labels serve
+    /// as the auxiliary columns of pass 1).
+    pub kmeans: Option<KMeansState>,
     /// Random and Human: the auxiliary column of every training sample.
     fixed_aux: Option<Vec<usize>>,
     schedule: Schedule,
@@ -134,6 +139,8 @@ impl Trainer {
             }
             _ => None,
         };
+        let kmeans =
+            (cfg.method == Method::KMeans).then(|| KMeansState::new(train.image_len(), cfg.seed));
         Ok(Trainer {
             opt1: Sgd::new(cfg.lr, cfg.momentum, cfg.weight_decay),
             opt2: Sgd::new(cfg.gen_lr, 0.0, cfg.gen_weight_decay),
@@ -144,15 +151,30 @@ impl Trainer {
             mt,
             gen,
             epoch: 0,
+            kmeans,
             fixed_aux,
         })
     }
 
-    /// One-hot auxiliary targets of a batch from the fixed per-sample columns.
+    /// The per-sample auxiliary columns of pass 1: fixed (Random, Human) or the current
+    /// clustering (K-Means).
+    fn aux_columns(&self) -> Option<&[usize]> {
+        self.fixed_aux
+            .as_deref()
+            .or_else(|| self.kmeans.as_ref().and_then(|k| k.labels.as_deref()))
+    }
+
+    /// One-hot auxiliary targets of a batch from the per-sample columns.
     fn fixed_targets(&self, indices: &[usize], dtype: DType) -> Result<Option<Tensor>> {
-        let Some(cols) = &self.fixed_aux else {
+        let Some(cols) = self.aux_columns() else {
             return Ok(None);
         };
+        if let Some(&i) = indices.iter().find(|&&i| i >= cols.len()) {
+            return Err(Error::Invalid(format!(
+                "sample {i} of a training set of {} (another data set than the trainer's?)",
+                cols.len()
+            )));
+        }
         let picked: Vec<i64> = indices.iter().map(|&i| cols[i] as i64).collect();
         let idx = Tensor::from_vec(picked, &[indices.len()])?;
         Ok(Some(Tensor::one_hot(
@@ -199,8 +221,12 @@ impl Trainer {
         };
         let batches = train.num_batches();
 
-        // Pass 1: theta1.
+        // Pass 1: theta1 (K-Means: re-cluster first, then train the autoencoder alongside).
         let t1 = Instant::now();
+        if let Some(km) = &mut self.kmeans {
+            let labels = km.recluster(train, &self.setup.hierarchy, self.cfg.seed, e)?;
+            m.utilisation = kmeans::utilisation(labels, self.setup.hierarchy.total());
+        }
         let (mut loss, mut right, mut n, mut cos_sum, mut cos_n) = (0.0, 0, 0, 0.0, 0);
         let mut used = vec![false; self.setup.hierarchy.total()];
         for batch in train.epoch(2 * e as u64) {
@@ -229,6 +255,15 @@ impl Trainer {
             check_finite(out.loss, e + 1)?;
             self.mt.params = self.opt1.step(&self.mt.params, &out.grads)?;
             self.mt.buffers = out.buffers;
+            if let Some(km) = &mut self.kmeans {
+                let ae = km.train_step(&b.images)?;
+                if !ae.is_finite() {
+                    return Err(Error::Invalid(format!(
+                        "the autoencoder's reconstruction loss became {ae} in epoch {}",
+                        e + 1
+                    )));
+                }
+            }
             loss += out.loss * size as f64;
             right += out.correct;
             n += size;
