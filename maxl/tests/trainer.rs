@@ -110,7 +110,10 @@ fn cifar100_folder(n_train: usize, n_test: usize) -> std::path::PathBuf {
 #[test]
 fn human_baseline_uses_the_finer_level_as_auxiliary_labels() {
     let dir = cifar100_folder(200, 100);
-    let split = maxl::data::read_cifar100(&dir).unwrap().at_level(20).unwrap();
+    let split = maxl::data::read_cifar100(&dir)
+        .unwrap()
+        .at_level(20)
+        .unwrap();
     let train = Arc::new(split.train);
     let test = Arc::new(split.test);
     let cfg = TrainConfig {
@@ -124,11 +127,21 @@ fn human_baseline_uses_the_finer_level_as_auxiliary_labels() {
     let train_loader = Loader::new(train.clone(), LoaderConfig::train(&train, 50, 0)).unwrap();
     let test_loader = Loader::new(test.clone(), LoaderConfig::eval(&test, 100)).unwrap();
     let mut t = Trainer::new(cfg, &train).unwrap();
-    assert_eq!(t.setup.hierarchy.psi(), &[5; 20], "five fine classes under each coarse one");
-    let m = t.run_epoch(&train_loader, &test_loader, &mut |_| {}).unwrap();
+    assert_eq!(
+        t.setup.hierarchy.psi(),
+        &[5; 20],
+        "five fine classes under each coarse one"
+    );
+    let m = t
+        .run_epoch(&train_loader, &test_loader, &mut |_| {})
+        .unwrap();
     assert!(m.train_loss.is_finite() && m.cosine != 0.0, "{m:?}");
     // Without the hierarchy's finer level it is an error, not a silent fallback.
-    let bad = TrainConfig { method: Method::Human, aux_level: None, ..TrainConfig::default() };
+    let bad = TrainConfig {
+        method: Method::Human,
+        aux_level: None,
+        ..TrainConfig::default()
+    };
     assert!(Trainer::new(bad, &train).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
