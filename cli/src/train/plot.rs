@@ -3,45 +3,15 @@
 //! Sans, Arial); without one the curves are drawn with no text at all.
 
 use super::run_dir::write_atomic;
+use crate::visualize::draw::{has_font, FAMILY};
 use anyhow::{anyhow, Result};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use maxl::metrics::EpochMetrics;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::OnceLock;
 
 const WIDTH: u32 = 1500;
 const HEIGHT: u32 = 450;
-const FAMILY: &str = "sans-serif";
-
-/// Where fonts usually are (Debian's fonts-dejavu-core first).
-const FONT_PATHS: [&str; 7] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "C:\\Windows\\Fonts\\arial.ttf",
-];
-
-/// Registers the first usable font once; false if there is none.
-pub fn has_font() -> bool {
-    static FONT: OnceLock<bool> = OnceLock::new();
-    *FONT.get_or_init(|| {
-        let env = std::env::var("MAXL_FONT").ok();
-        let mut paths = env.iter().map(String::as_str).chain(FONT_PATHS);
-        paths.any(|p| {
-            let Ok(bytes) = std::fs::read(p) else {
-                return false;
-            };
-            // plotters keeps fonts for the whole process.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            plotters::style::register_font(FAMILY, FontStyle::Normal, bytes).is_ok()
-        })
-    })
-}
 
 const COLORS: [RGBColor; 4] = [
     RGBColor(31, 119, 180),

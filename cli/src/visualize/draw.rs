@@ -1,7 +1,6 @@
 //! Shared drawing helpers: the font for the pictures' text (`$MAXL_FONT` or a system one,
-//! registered with plotters once per process; `train::plot` has its own copy, private to the
-//! training module, that looks in the same places), class colours, and PNG writing. Without a
-//! font the pictures keep their size and layout, with no text.
+//! registered with plotters once per process; `train::plot` uses it too), class colours, and
+//! PNG writing. Without a font the pictures keep their size and layout, with no text.
 
 use plotters::style::{FontStyle, HSLColor, RGBColor};
 use std::sync::OnceLock;

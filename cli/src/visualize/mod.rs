@@ -10,7 +10,7 @@
 //! written and the JSON line printed, so the exit code is non-zero. `--only tsne` skips it.
 
 mod aux_examples;
-mod draw;
+pub(crate) mod draw;
 mod model;
 mod tsne;
 
