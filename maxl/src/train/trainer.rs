@@ -3,6 +3,11 @@
 //! (theta2 by the meta step on the same batch, alpha = the current learning rate), then a
 //! test in eval mode. The baselines run pass 1 only; K-Means first re-clusters the training
 //! set (see [`super::kmeans`]) and trains its autoencoder during pass 1.
+//!
+//! Batch-norm running statistics (our choice where the authors' train-mode forwards update them
+//! more often): the multi-task network's move only in pass 1, the generator's only in pass 2;
+//! the generator labels pass 1 with batch statistics. All methods use the focal loss (gamma 2)
+//! for the primary task, so they differ only in the auxiliary part.
 
 use super::config::{Method, TrainConfig};
 use super::kmeans::{self, KMeansState};
