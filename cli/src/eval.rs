@@ -2,12 +2,10 @@
 //! object on stdout. The data default to the run's own; `--dataset`/`--data-dir` evaluate on
 //! other data of the same image shape and classes.
 
-use crate::train::run_dir::RunDir;
+use crate::train::restore::{restore, Overrides};
 use crate::train::set_threads;
-use crate::train::settings::DatasetKind;
-use anyhow::{anyhow, Context, Result};
+use anyhow::Result;
 use maxl::data::{Loader, LoaderConfig};
-use maxl::train::Trainer;
 use maxl_engine::Device;
 use serde_json::json;
 use std::path::PathBuf;
@@ -38,52 +36,28 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     set_threads(a.threads)?;
-    let dir = RunDir { path: a.run };
-    let run_settings = dir.settings()?;
-    let mut s = run_settings.clone();
-    if let Some(d) = &a.dataset {
-        let kind = DatasetKind::parse(d)?;
-        if kind != s.dataset {
-            // The run's folder belongs to its own data set.
-            s.data_dir = None;
-            s.primary_level = None;
-        }
-        s.dataset = kind;
-    }
-    if let Some(d) = a.data_dir {
-        s.data_dir = Some(d);
-    }
-    if let Some(b) = a.batch_size {
-        s.train.batch_size = b;
-    }
-    if let Some(d) = a.device {
-        s.device = d;
-    }
-    s.validate()?;
-    Device::parse(&s.device)?.ensure_available()?;
-
-    let saved = dir.load(&run_settings)?.ok_or_else(|| {
-        anyhow!(
-            "{}: no checkpoint yet; has its first epoch finished?",
-            dir.path.display()
-        )
-    })?;
-    let split = crate::train::data::load(&s)?;
-    let test = Arc::new(split.test);
-    let mut trainer = Trainer::new(s.train.clone(), &split.train)?;
-    let epoch = saved.checkpoint.epoch;
-    saved
-        .checkpoint
-        .restore(&mut trainer)
-        .with_context(|| format!("the run's networks do not fit {}", s.dataset.name()))?;
-    let loader = Loader::new(test.clone(), LoaderConfig::eval(&test, s.train.batch_size))?;
-    let (test_loss, test_acc) = trainer.evaluate(&loader)?;
+    let r = restore(
+        &a.run,
+        Overrides {
+            dataset: a.dataset,
+            data_dir: a.data_dir,
+            batch_size: a.batch_size,
+            device: a.device,
+        },
+    )?;
+    Device::parse(&r.settings.device)?.ensure_available()?;
+    let test = Arc::new(r.split.test);
+    let loader = Loader::new(
+        test.clone(),
+        LoaderConfig::eval(&test, r.settings.train.batch_size),
+    )?;
+    let (test_loss, test_acc) = r.trainer.evaluate(&loader)?;
     println!(
         "{}",
         json!({
             "test_acc": test_acc,
             "test_loss": test_loss,
-            "epoch": epoch,
+            "epoch": r.epoch,
             "test_images": test.len(),
         })
     );

@@ -6,6 +6,7 @@ mod args;
 pub mod data;
 mod plot;
 mod progress;
+pub mod restore;
 pub mod run_dir;
 pub mod settings;
 

@@ -14,10 +14,9 @@ pub(crate) mod draw;
 mod model;
 mod tsne;
 
-use crate::train::run_dir::RunDir;
+use crate::train::restore::{restore, Overrides};
 use crate::train::set_threads;
-use crate::train::settings::DatasetKind;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use maxl::data::Dataset;
 use maxl::train::Trainer;
 use serde_json::json;
@@ -76,47 +75,23 @@ pub struct Loaded {
     pub dataset: &'static str,
 }
 
-/// Settings -> data -> `Trainer::new` -> `Checkpoint::restore`, as `maxl-cli eval` does.
+/// The run's trainer at its last checkpoint and its test images.
 fn load(a: &Args) -> Result<Loaded> {
-    let dir = RunDir {
-        path: a.run.clone(),
-    };
-    let run_settings = dir.settings()?;
-    let mut s = run_settings.clone();
-    if let Some(d) = &a.dataset {
-        let kind = DatasetKind::parse(d)?;
-        if kind != s.dataset {
-            // The run's folder belongs to its own data set.
-            s.data_dir = None;
-            s.primary_level = None;
-        }
-        s.dataset = kind;
-    }
-    if let Some(d) = &a.data_dir {
-        s.data_dir = Some(d.clone());
-    }
-    if let Some(b) = a.batch_size {
-        s.train.batch_size = b;
-    }
-    s.validate()?;
-    let saved = dir.load(&run_settings)?.ok_or_else(|| {
-        anyhow!(
-            "{}: no checkpoint yet; has its first epoch finished?",
-            dir.path.display()
-        )
-    })?;
-    let split = crate::train::data::load(&s)?;
-    let mut trainer = Trainer::new(s.train.clone(), &split.train)?;
-    saved
-        .checkpoint
-        .restore(&mut trainer)
-        .with_context(|| format!("the run's networks do not fit {}", s.dataset.name()))?;
+    let r = restore(
+        &a.run,
+        Overrides {
+            dataset: a.dataset.clone(),
+            data_dir: a.data_dir.clone(),
+            batch_size: a.batch_size,
+            device: None,
+        },
+    )?;
     Ok(Loaded {
-        trainer,
-        test: split.test,
-        batch_size: s.train.batch_size,
-        method: s.train.method.name(),
-        dataset: s.dataset.name(),
+        trainer: r.trainer,
+        test: r.split.test,
+        batch_size: r.settings.train.batch_size,
+        method: r.settings.train.method.name(),
+        dataset: r.settings.dataset.name(),
     })
 }
 
