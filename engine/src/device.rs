@@ -1,5 +1,5 @@
-//! Where a tensor lives. Only `Cpu` has a backend today; `Cuda(n)` is accepted as a value so
-//! that asking for it gives a clear "CUDA not available" error instead of a panic.
+//! Where a tensor lives: the CPU or a CUDA device by ordinal. Asking for a CUDA device that this
+//! machine lacks gives a clear "CUDA not available: <reason>" error, never a panic.
 
 use std::fmt;
 
@@ -26,14 +26,17 @@ impl Device {
         }
     }
 
-    /// Checks that a backend for this device exists in this build and on this machine.
+    /// Checks that this device can be used on this machine (opens a CUDA device: loads the
+    /// driver, retains its context).
     pub fn ensure_available(self) -> crate::Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Cuda(n) => Err(crate::Error::CudaUnavailable(format!(
-                "cuda:{n} requested, but this build of maxl-engine has no CUDA backend yet"
-            ))),
+            Device::Cuda(n) => crate::backend::cuda::device(n).map(|_| ()),
         }
+    }
+
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
     }
 }
 

@@ -42,6 +42,9 @@ pub enum Error {
     Invalid(String),
     #[error("CUDA not available: {0}")]
     CudaUnavailable(String),
+    /// A failure of the CUDA driver or of a kernel launch on a device that is available.
+    #[error("CUDA error: {0}")]
+    Cuda(String),
 }
 
 /// Result with the engine's [`Error`].

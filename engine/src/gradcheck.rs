@@ -119,7 +119,9 @@ fn shifted(xs: &[Tensor], dirs: &[Vec<f64>], step: f64) -> Result<Vec<Tensor>> {
                 .zip(dir)
                 .map(|(x, u)| x + step * u)
                 .collect();
-            Tensor::from_vec(v, t.shape())?.set_requires_grad(true)
+            Tensor::from_vec(v, t.shape())?
+                .to_device(t.device())?
+                .set_requires_grad(true)
         })
         .collect()
 }
@@ -160,7 +162,7 @@ fn check_first(
                             v[j - start] = 1.0;
                         }
                         start += o.numel();
-                        Tensor::from_vec(v, o.shape())
+                        Tensor::from_vec(v, o.shape())?.to_device(o.device())
                     })
                     .collect::<Result<_>>()?;
                 let g = grad(&outs, &dx, Some(&seeds), false)?;
@@ -189,7 +191,7 @@ fn check_first(
                 .iter()
                 .map(|o| {
                     let vals: Vec<f64> = (0..o.numel()).map(|_| rng.normal()).collect();
-                    Tensor::from_vec(vals, o.shape())
+                    Tensor::from_vec(vals, o.shape())?.to_device(o.device())
                 })
                 .collect::<Result<_>>()?;
             let g = grad(&outs, &dx, Some(&v), false)?;
@@ -257,7 +259,11 @@ fn check_nested(
     let mut rng = Rng::new(opts.seed.wrapping_add(level as u64 * 7919));
     let vs: Vec<Tensor> = f(xs)?
         .iter()
-        .map(|o| Tensor::randn(o.shape(), DType::F64, &mut rng).set_requires_grad(true))
+        .map(|o| {
+            Tensor::randn(o.shape(), DType::F64, &mut rng)
+                .to_device(o.device())?
+                .set_requires_grad(true)
+        })
         .collect::<Result<_>>()?;
     let n_x = xs.len();
     let lifted = move |ys: &[Tensor]| -> Result<Vec<Tensor>> {

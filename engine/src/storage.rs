@@ -1,8 +1,9 @@
-//! Tensor storage: a typed buffer on a device. Storage is immutable once made and shared by
-//! every view of it; the engine counts live buffers and bytes so tests can show that nothing
-//! leaks across iterations.
+//! Tensor storage: a typed buffer on a device (a CPU vector or a CUDA buffer). Storage is
+//! immutable once made and shared by every view of it; the engine counts live buffers and bytes
+//! (CPU and device alike) so tests can show that nothing leaks across iterations.
 
-use crate::DType;
+use crate::backend::cuda::CudaBuffer;
+use crate::{DType, Device};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static LIVE_STORAGE_BYTES: AtomicUsize = AtomicUsize::new(0);
@@ -48,34 +49,96 @@ impl CpuStorage {
     }
 }
 
-/// A storage buffer with its accounting. Dropping it releases the bytes.
+/// Where a storage buffer's elements are.
+#[derive(Debug)]
+pub(crate) enum StorageData {
+    Cpu(CpuStorage),
+    Cuda(CudaBuffer),
+}
+
+/// A storage buffer with its accounting. Dropping it releases the bytes (a CUDA buffer goes
+/// back to its device's caching allocator).
 #[derive(Debug)]
 pub struct Storage {
-    data: CpuStorage,
+    data: StorageData,
 }
 
 impl Storage {
     pub fn new(data: CpuStorage) -> Storage {
-        LIVE_STORAGE_BYTES.fetch_add(data.len() * data.dtype().size_in_bytes(), Ordering::Relaxed);
-        LIVE_STORAGES.fetch_add(1, Ordering::Relaxed);
-        Storage { data }
+        Storage::account(StorageData::Cpu(data))
     }
 
+    pub(crate) fn new_cuda(buf: CudaBuffer) -> Storage {
+        Storage::account(StorageData::Cuda(buf))
+    }
+
+    fn account(data: StorageData) -> Storage {
+        let s = Storage { data };
+        LIVE_STORAGE_BYTES.fetch_add(s.bytes(), Ordering::Relaxed);
+        LIVE_STORAGES.fetch_add(1, Ordering::Relaxed);
+        s
+    }
+
+    fn bytes(&self) -> usize {
+        self.len() * self.dtype().size_in_bytes()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            StorageData::Cpu(c) => c.len(),
+            StorageData::Cuda(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The CPU buffer. Only CPU code paths call this, after dispatching on the device; a CUDA
+    /// storage here is a bug in the engine's dispatch, reported as such.
     pub fn cpu(&self) -> &CpuStorage {
-        &self.data
+        match &self.data {
+            StorageData::Cpu(c) => c,
+            StorageData::Cuda(b) => panic!(
+                "maxl-engine internal error: a CPU kernel was given a {} buffer",
+                b.device()
+            ),
+        }
+    }
+
+    /// The CUDA buffer, if the storage is on a CUDA device.
+    pub(crate) fn cuda(&self) -> Option<&CudaBuffer> {
+        match &self.data {
+            StorageData::Cpu(_) => None,
+            StorageData::Cuda(b) => Some(b),
+        }
     }
 
     pub fn dtype(&self) -> DType {
-        self.data.dtype()
+        match &self.data {
+            StorageData::Cpu(c) => c.dtype(),
+            StorageData::Cuda(b) => b.dtype(),
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match &self.data {
+            StorageData::Cpu(_) => Device::Cpu,
+            StorageData::Cuda(b) => b.device(),
+        }
+    }
+}
+
+impl From<CpuStorage> for Storage {
+    fn from(c: CpuStorage) -> Storage {
+        Storage::new(c)
     }
 }
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        LIVE_STORAGE_BYTES.fetch_sub(
-            self.data.len() * self.data.dtype().size_in_bytes(),
-            Ordering::Relaxed,
-        );
+        LIVE_STORAGE_BYTES.fetch_sub(self.bytes(), Ordering::Relaxed);
         LIVE_STORAGES.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -31,7 +31,6 @@ pub(crate) struct Inner {
     id: u64,
     storage: Arc<Storage>,
     layout: Layout,
-    device: Device,
     requires_grad: bool,
     node: Option<Node>,
     grad: Mutex<Option<Tensor>>,
@@ -68,17 +67,16 @@ impl Tensor {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage,
             layout,
-            device: Device::Cpu,
             requires_grad,
             node,
             grad: Mutex::new(None),
         }))
     }
 
-    /// A constant tensor from a CPU buffer, contiguous in `shape`.
-    pub(crate) fn from_storage(data: CpuStorage, shape: &[usize]) -> Tensor {
+    /// A constant tensor from a buffer, contiguous in `shape`.
+    pub(crate) fn from_storage(data: impl Into<Storage>, shape: &[usize]) -> Tensor {
         Tensor::build(
-            Arc::new(Storage::new(data)),
+            Arc::new(data.into()),
             Layout::contiguous(shape),
             false,
             None,
@@ -86,9 +84,14 @@ impl Tensor {
     }
 
     /// The result of an op: records a node when grad mode is on and an input requires grad.
-    pub(crate) fn from_op(data: CpuStorage, shape: &[usize], op: Op, inputs: &[&Tensor]) -> Tensor {
+    pub(crate) fn from_op(
+        data: impl Into<Storage>,
+        shape: &[usize],
+        op: Op,
+        inputs: &[&Tensor],
+    ) -> Tensor {
         Tensor::view_from_op(
-            Arc::new(Storage::new(data)),
+            Arc::new(data.into()),
             Layout::contiguous(shape),
             op,
             inputs,
@@ -148,14 +151,62 @@ impl Tensor {
         Tensor::full(shape, 1.0, dtype)
     }
 
-    /// Zeros of this tensor's shape and dtype.
-    pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.shape(), self.dtype())
+    /// A tensor filled with `v` on `device` (filled there: no host buffer for a CUDA device).
+    pub fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Ok(Tensor::full(shape, v, dtype)),
+            Device::Cuda(n) => {
+                let dev = crate::backend::cuda::device(n)?;
+                let data = crate::backend::cuda::elementwise::fill(&dev, numel(shape), dtype, v)?;
+                Ok(Tensor::from_storage(data, shape))
+            }
+        }
     }
 
-    /// Ones of this tensor's shape and dtype.
+    /// Zeros of this tensor's shape, dtype and device.
+    pub fn zeros_like(&self) -> Tensor {
+        self.full_like(0.0)
+    }
+
+    /// Ones of this tensor's shape, dtype and device.
     pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.shape(), self.dtype())
+        self.full_like(1.0)
+    }
+
+    /// `v` in this tensor's shape, dtype and device. On a CUDA device whose memory is
+    /// exhausted this falls back to a host tensor, which the next op reports as a device
+    /// mismatch (an error, not a panic).
+    pub fn full_like(&self, v: f64) -> Tensor {
+        Tensor::full_on(self.shape(), v, self.dtype(), self.device())
+            .unwrap_or_else(|_| Tensor::full(self.shape(), v, self.dtype()))
+    }
+
+    /// A copy of this tensor's values on `device` (dense, a constant: like PyTorch's
+    /// `x.detach().to(device)`; set `requires_grad` on the copy to make a leaf there). The same
+    /// tensor when it is already there.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        device.ensure_available()?;
+        use crate::backend::cuda::transfer;
+        let data: Storage = match (self.device(), device) {
+            (Device::Cpu, Device::Cuda(n)) => {
+                let dense = strided::contiguous_storage(self.cpu(), self.layout());
+                Storage::new_cuda(transfer::upload(&dense, n)?)
+            }
+            (Device::Cuda(_), Device::Cpu) => Storage::new(transfer::download(self)?),
+            (Device::Cuda(_), Device::Cuda(n)) => {
+                Storage::new_cuda(transfer::to_other_device(self, n)?)
+            }
+            (Device::Cpu, Device::Cpu) => unreachable!("same device handled above"),
+        };
+        Ok(Tensor::from_storage(data, self.shape()))
+    }
+
+    /// This tensor's values on the host (itself when it is there already).
+    pub(crate) fn host(&self) -> Result<Tensor> {
+        self.to_device(Device::Cpu)
     }
 
     /// `start, start + step, ...` below `end`, as a 1-D tensor.
@@ -216,7 +267,7 @@ impl Tensor {
     }
 
     pub fn device(&self) -> Device {
-        self.0.device
+        self.0.storage.device()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -229,6 +280,19 @@ impl Tensor {
 
     pub(crate) fn cpu(&self) -> &CpuStorage {
         self.0.storage.cpu()
+    }
+
+    /// The CPU buffer, or `None` for a tensor on a CUDA device.
+    pub(crate) fn cpu_or_none(&self) -> Option<&CpuStorage> {
+        match self.device() {
+            Device::Cpu => Some(self.0.storage.cpu()),
+            Device::Cuda(_) => None,
+        }
+    }
+
+    /// The elements as f64 (copied from the device if needed), with device errors reported.
+    pub(crate) fn to_vec_f64_checked(&self) -> Result<Vec<f64>> {
+        Ok(self.host()?.to_f64_vec())
     }
 
     pub(crate) fn node(&self) -> Option<&Node> {
@@ -300,8 +364,12 @@ impl Tensor {
 
     // ---- reading values -----------------------------------------------------------------
 
-    /// The elements in row-major order; `T` must be the tensor's dtype.
+    /// The elements in row-major order; `T` must be the tensor's dtype. Copies from the
+    /// device (waiting for queued work) when the tensor is on a GPU.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if self.device() != Device::Cpu {
+            return self.host()?.to_vec();
+        }
         let data = T::slice(self.cpu()).ok_or(Error::DTypeMismatch {
             op: "to_vec",
             lhs: self.dtype(),
@@ -310,8 +378,16 @@ impl Tensor {
         Ok(strided::to_contiguous(data, self.layout()).into_owned())
     }
 
-    /// The elements as f64, whatever the dtype.
+    /// The elements as f64, whatever the dtype. For a CUDA tensor this copies from the
+    /// device; if that fails (a device error) the values read NaN, so use
+    /// [`Tensor::to_vec`] where a device error must be seen.
     pub fn to_f64_vec(&self) -> Vec<f64> {
+        if self.device() != Device::Cpu {
+            return match self.host() {
+                Ok(h) => h.to_f64_vec(),
+                Err(_) => vec![f64::NAN; self.numel()],
+            };
+        }
         let l = self.layout();
         match self.cpu() {
             CpuStorage::F32(v) => strided::to_contiguous(v, l)
@@ -326,7 +402,7 @@ impl Tensor {
         }
     }
 
-    /// The single value of a one-element tensor, as f64.
+    /// The single value of a one-element tensor, as f64 (copied from the device, if there).
     pub fn item(&self) -> Result<f64> {
         if self.numel() != 1 {
             return Err(Error::Invalid(format!(
@@ -334,6 +410,9 @@ impl Tensor {
                 self.shape(),
                 self.numel()
             )));
+        }
+        if self.device() != Device::Cpu {
+            return self.host()?.item();
         }
         Ok(self.to_f64_vec()[0])
     }
@@ -345,7 +424,10 @@ impl Tensor {
             return Ok(self.clone());
         }
         let shape = self.shape().to_vec();
-        let data = strided::contiguous_storage(self.cpu(), self.layout());
+        let data: Storage = match self.device() {
+            Device::Cpu => strided::contiguous_storage(self.cpu(), self.layout()).into(),
+            Device::Cuda(_) => crate::backend::cuda::transfer::contiguous(self)?,
+        };
         Ok(Tensor::from_op(
             data,
             &shape,

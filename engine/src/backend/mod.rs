@@ -1,4 +1,5 @@
-//! Compute backends. Only the CPU backend exists today; the CUDA backend (kernels from
-//! `maxl-kernels`, compiled through NVRTC) is a later issue.
+//! Compute backends: the CPU backend (rayon, `gemm`) and the CUDA backend (kernels from
+//! `maxl-kernels`, compiled at run time through NVRTC, or run by the kernel emulator).
 
 pub mod cpu;
+pub mod cuda;

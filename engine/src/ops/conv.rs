@@ -166,6 +166,22 @@ fn run(dir: Dir, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, geom: ConvGeom) 
     }
     let bias_ch = if dir == Dir::Forward { nck[2] } else { nck[1] };
     check_bias(op, b, bias, bias_ch)?;
+    let recorded = match dir {
+        Dir::Forward => Op::Conv2d { geom },
+        Dir::Transpose => Op::ConvTranspose2d { geom },
+        Dir::Weight => Op::Conv2dWeight { geom },
+    };
+    let inputs: Vec<&Tensor> = [Some(a), Some(b), bias].into_iter().flatten().collect();
+    if a.device().is_cuda() {
+        use crate::backend::cuda::conv::{conv, ConvDir};
+        let d = match dir {
+            Dir::Forward => ConvDir::Forward,
+            Dir::Transpose => ConvDir::Transpose,
+            Dir::Weight => ConvDir::Weight,
+        };
+        let data = conv(d, a, b, bias, nck, &geom, &out)?;
+        return Ok(Tensor::from_op(data, &out, recorded, &inputs));
+    }
     let (la, lb) = (a.layout(), b.layout());
     macro_rules! go {
         ($v:ident, $x:expr, $y:expr) => {{
@@ -183,12 +199,6 @@ fn run(dir: Dir, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, geom: ConvGeom) 
         (CpuStorage::F64(x), CpuStorage::F64(y)) => go!(F64, x, y),
         _ => unreachable!("dtypes checked"),
     };
-    let recorded = match dir {
-        Dir::Forward => Op::Conv2d { geom },
-        Dir::Transpose => Op::ConvTranspose2d { geom },
-        Dir::Weight => Op::Conv2dWeight { geom },
-    };
-    let inputs: Vec<&Tensor> = [Some(a), Some(b), bias].into_iter().flatten().collect();
     Ok(Tensor::from_op(data, &out, recorded, &inputs))
 }
 

@@ -5,9 +5,10 @@
 use super::{check_float, check_same};
 use crate::autograd::op::Op;
 use crate::backend::cpu::{elementwise as k, float_map};
+use crate::backend::cuda::elementwise as cuda;
 use crate::error::Result;
 use crate::layout::broadcast_shapes;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 
 /// A binary elementwise function, generic over the float type.
@@ -20,6 +21,8 @@ pub(crate) trait Binary: Sync {
 pub(crate) trait Unary: Sync {
     const NAME: &'static str;
     fn apply<T: Float>(&self, x: T) -> T;
+    /// The elementwise.cu kernel (without dtype suffix) and its two scalar parameters.
+    fn cuda(&self) -> (&'static str, f64, f64);
 }
 
 macro_rules! binary_fn {
@@ -57,12 +60,16 @@ fn bool_to<T: Float>(c: bool) -> T {
 }
 
 /// Runs a binary kernel over the broadcast of `a` and `b`.
-pub(crate) fn map_binary<K: Binary>(a: &Tensor, b: &Tensor) -> Result<(CpuStorage, Vec<usize>)> {
+pub(crate) fn map_binary<K: Binary>(a: &Tensor, b: &Tensor) -> Result<(Storage, Vec<usize>)> {
     check_same(K::NAME, a, b)?;
     check_float(K::NAME, a)?;
     let shape = broadcast_shapes(K::NAME, a.shape(), b.shape())?;
     let la = a.layout().broadcast_to(&shape)?;
     let lb = b.layout().broadcast_to(&shape)?;
+    if a.device().is_cuda() {
+        let data = cuda::binary(K::NAME, a, &la, b, &lb, &shape, K::NAME)?;
+        return Ok((data, shape));
+    }
     let data = match (a.cpu(), b.cpu()) {
         (CpuStorage::F32(x), CpuStorage::F32(y)) => {
             CpuStorage::F32(k::binary(x, &la, y, &lb, K::apply::<f32>))
@@ -72,13 +79,18 @@ pub(crate) fn map_binary<K: Binary>(a: &Tensor, b: &Tensor) -> Result<(CpuStorag
         }
         _ => unreachable!("dtypes checked above"),
     };
-    Ok((data, shape))
+    Ok((data.into(), shape))
 }
 
 /// Runs a unary kernel over every element of `x`.
-pub(crate) fn map_unary<K: Unary>(x: &Tensor, f: &K) -> Result<CpuStorage> {
+pub(crate) fn map_unary<K: Unary>(x: &Tensor, f: &K) -> Result<Storage> {
+    if x.device().is_cuda() {
+        check_float(K::NAME, x)?;
+        let (name, p0, p1) = f.cuda();
+        return cuda::unary(name, x, p0, p1, K::NAME);
+    }
     let l = x.layout();
-    float_map!(x.cpu(), K::NAME, |v| k::unary(v, l, |e| f.apply(e)))
+    float_map!(x.cpu(), K::NAME, |v| k::unary(v, l, |e| f.apply(e))).map(Storage::from)
 }
 
 fn binary_op<K: Binary>(a: &Tensor, b: &Tensor, op: Op) -> Result<Tensor> {
@@ -97,7 +109,7 @@ fn unary_op<K: Unary>(x: &Tensor, f: K, op: Op) -> Result<Tensor> {
 }
 
 macro_rules! unary_fn {
-    ($name:ident, $s:literal, |$x:ident| $e:expr) => {
+    ($name:ident, $s:literal, $kernel:literal, |$x:ident| $e:expr) => {
         pub(crate) struct $name;
         impl Unary for $name {
             const NAME: &'static str = $s;
@@ -105,25 +117,32 @@ macro_rules! unary_fn {
             fn apply<T: Float>(&self, $x: T) -> T {
                 $e
             }
+            fn cuda(&self) -> (&'static str, f64, f64) {
+                ($kernel, 0.0, 0.0)
+            }
         }
     };
 }
 
-unary_fn!(NegF, "neg", |x| -x);
-unary_fn!(ExpF, "exp", |x| x.exp());
-unary_fn!(LogF, "log", |x| x.ln());
-unary_fn!(SqrtF, "sqrt", |x| x.sqrt());
-unary_fn!(AbsF, "abs", |x| x.abs());
-unary_fn!(ReluF, "relu", |x| if x > T::zero() { x } else { T::zero() });
-unary_fn!(SigmoidF, "sigmoid", |x| if x >= T::zero() {
+unary_fn!(NegF, "neg", "neg", |x| -x);
+unary_fn!(ExpF, "exp", "exp", |x| x.exp());
+unary_fn!(LogF, "log", "log", |x| x.ln());
+unary_fn!(SqrtF, "sqrt", "sqrt", |x| x.sqrt());
+unary_fn!(AbsF, "abs", "abs", |x| x.abs());
+unary_fn!(ReluF, "relu", "relu", |x| if x > T::zero() {
+    x
+} else {
+    T::zero()
+});
+unary_fn!(SigmoidF, "sigmoid", "sigmoid", |x| if x >= T::zero() {
     T::one() / (T::one() + (-x).exp())
 } else {
     let e = x.exp();
     e / (T::one() + e)
 });
-unary_fn!(TanhF, "tanh", |x| x.tanh());
-unary_fn!(PositiveF, "relu", |x| bool_to(x > T::zero()));
-unary_fn!(SignF, "sign", |x| if x > T::zero() {
+unary_fn!(TanhF, "tanh", "tanh", |x| x.tanh());
+unary_fn!(PositiveF, "relu", "relu_mask", |x| bool_to(x > T::zero()));
+unary_fn!(SignF, "sign", "sign", |x| if x > T::zero() {
     T::one()
 } else if x < T::zero() {
     -T::one()
@@ -137,6 +156,9 @@ impl Unary for PowF {
     fn apply<T: Float>(&self, x: T) -> T {
         x.powf(T::from_f64(self.0))
     }
+    fn cuda(&self) -> (&'static str, f64, f64) {
+        ("pow", self.0, 0.0)
+    }
 }
 
 struct AddScalarF(f64);
@@ -145,6 +167,9 @@ impl Unary for AddScalarF {
     fn apply<T: Float>(&self, x: T) -> T {
         x + T::from_f64(self.0)
     }
+    fn cuda(&self) -> (&'static str, f64, f64) {
+        ("add_scalar", self.0, 0.0)
+    }
 }
 
 struct MulScalarF(f64);
@@ -152,6 +177,9 @@ impl Unary for MulScalarF {
     const NAME: &'static str = "mul_scalar";
     fn apply<T: Float>(&self, x: T) -> T {
         x * T::from_f64(self.0)
+    }
+    fn cuda(&self) -> (&'static str, f64, f64) {
+        ("mul_scalar", self.0, 0.0)
     }
 }
 
@@ -168,6 +196,9 @@ impl Unary for ClampF {
             x
         }
     }
+    fn cuda(&self) -> (&'static str, f64, f64) {
+        ("clamp", self.0, self.1)
+    }
 }
 
 struct InRangeF(f64, f64);
@@ -175,6 +206,9 @@ impl Unary for InRangeF {
     const NAME: &'static str = "clamp";
     fn apply<T: Float>(&self, x: T) -> T {
         bool_to(x >= T::from_f64(self.0) && x <= T::from_f64(self.1))
+    }
+    fn cuda(&self) -> (&'static str, f64, f64) {
+        ("in_range", self.0, self.1)
     }
 }
 
@@ -288,6 +322,19 @@ impl Tensor {
         check_float("where", a)?;
         let shape = broadcast_shapes("where", a.shape(), b.shape())?;
         let shape = broadcast_shapes("where", mask.shape(), &shape)?;
+        if a.device().is_cuda() {
+            let m = mask.ne_zero_mask(a.dtype())?.to_device(a.device())?;
+            let lm = m.layout().broadcast_to(&shape)?;
+            let (la, lb) = (
+                a.layout().broadcast_to(&shape)?,
+                b.layout().broadcast_to(&shape)?,
+            );
+            let data = cuda::select((&m, &lm), (a, &la), (b, &lb), &shape)?;
+            let op = Op::Where {
+                mask: mask.detach(),
+            };
+            return Ok(Tensor::from_op(data, &shape, op, &[a, b]));
+        }
         let m = mask.detach().to_f64_vec_broadcast(&shape)?;
         let (la, lb) = (
             a.layout().broadcast_to(&shape)?,
@@ -447,7 +494,7 @@ impl Tensor {
             .into_iter()
             .map(|e| if e != 0.0 { 1.0 } else { 0.0 })
             .collect();
-        Ok(Tensor::from_f64s(&v, self.shape(), dtype))
+        Tensor::from_f64s(&v, self.shape(), dtype).to_device(self.device())
     }
 }
 

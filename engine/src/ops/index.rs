@@ -5,6 +5,7 @@
 use super::{check_float, check_index, check_same};
 use crate::autograd::op::Op;
 use crate::backend::cpu::{index as k, strided::to_contiguous};
+use crate::backend::cuda::transfer::place;
 use crate::error::{Error, Result};
 use crate::layout::normalize_axis;
 use crate::storage::CpuStorage;
@@ -29,8 +30,9 @@ impl Tensor {
         let idx = indices(index, "index_select")?;
         let mut shape = self.shape().to_vec();
         shape[axis] = idx.len();
-        let l = self.layout();
-        let data = match self.cpu() {
+        let host = self.host()?;
+        let l = host.layout();
+        let data = match host.cpu() {
             CpuStorage::F32(v) => CpuStorage::F32(k::index_select(
                 &to_contiguous(v, l),
                 l.shape.as_slice(),
@@ -45,6 +47,7 @@ impl Tensor {
             )?),
             CpuStorage::I64(_) => unreachable!("checked float"),
         };
+        let data = place(data, self.device())?;
         let op = Op::IndexSelect {
             axis,
             index: index.detach(),
@@ -59,9 +62,10 @@ impl Tensor {
         let axis = normalize_axis("gather", axis, self.rank())?;
         k::check_index_shape("gather", self.shape(), index.shape(), axis)?;
         let idx = indices(index, "gather")?;
-        let l = self.layout();
+        let host = self.host()?;
+        let l = host.layout();
         let ish = index.shape();
-        let data = match self.cpu() {
+        let data = match host.cpu() {
             CpuStorage::F32(v) => {
                 CpuStorage::F32(k::gather(&to_contiguous(v, l), &l.shape, axis, &idx, ish)?)
             }
@@ -70,6 +74,7 @@ impl Tensor {
             }
             CpuStorage::I64(_) => unreachable!("checked float"),
         };
+        let data = place(data, self.device())?;
         let op = Op::Gather {
             axis,
             index: index.detach(),
@@ -92,8 +97,9 @@ impl Tensor {
             });
         }
         let idx = indices(index, "scatter_add")?;
-        let (l, ls, ish) = (self.layout(), src.layout(), index.shape());
-        let data = match (self.cpu(), src.cpu()) {
+        let (hx, hs) = (self.host()?, src.host()?);
+        let (l, ls, ish) = (hx.layout(), hs.layout(), index.shape());
+        let data = match (hx.cpu(), hs.cpu()) {
             (CpuStorage::F32(x), CpuStorage::F32(s)) => CpuStorage::F32(k::scatter_add(
                 &to_contiguous(x, l),
                 &l.shape,
@@ -112,6 +118,7 @@ impl Tensor {
             )?),
             _ => unreachable!("dtypes checked"),
         };
+        let data = place(data, self.device())?;
         let op = Op::ScatterAdd {
             axis,
             index: index.detach(),
@@ -119,13 +126,14 @@ impl Tensor {
         Ok(Tensor::from_op(data, self.shape(), op, &[self, src]))
     }
 
-    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`.
+    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`, on
+    /// the labels' device.
     pub fn one_hot(labels: &Tensor, classes: usize, dtype: DType) -> Result<Tensor> {
         let idx = indices(labels, "one_hot")?;
         let vals = k::one_hot(&idx, classes)?;
         let mut shape = labels.shape().to_vec();
         shape.push(classes);
-        Ok(Tensor::from_f64s(&vals, &shape, dtype))
+        Tensor::from_f64s(&vals, &shape, dtype).to_device(labels.device())
     }
 }
 

@@ -7,7 +7,7 @@ use crate::autograd::op::Op;
 use crate::backend::cpu::matmul as k;
 use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, Storage};
 use crate::Tensor;
 
 impl Tensor {
@@ -38,10 +38,19 @@ impl Tensor {
         };
         let la = self.layout().broadcast_to(&with(m, ka))?;
         let lb = other.layout().broadcast_to(&with(ka, n))?;
-        let data = match (self.cpu(), other.cpu()) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(k::matmul(a, &la, b, &lb)),
-            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(k::matmul(a, &la, b, &lb)),
-            _ => unreachable!("dtypes checked"),
+        let data: Storage = if self.device().is_cuda() {
+            crate::backend::cuda::matmul::matmul(self, &la, other, &lb)?
+        } else {
+            match (self.cpu(), other.cpu()) {
+                (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+                    CpuStorage::F32(k::matmul(a, &la, b, &lb))
+                }
+                (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+                    CpuStorage::F64(k::matmul(a, &la, b, &lb))
+                }
+                _ => unreachable!("dtypes checked"),
+            }
+            .into()
         };
         Ok(Tensor::from_op(
             data,

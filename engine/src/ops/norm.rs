@@ -7,7 +7,9 @@ use crate::autograd::op::{BnStats, Op};
 use crate::backend::cpu::norm as k;
 use crate::backend::cpu::strided::to_contiguous;
 use crate::error::{invalid, Error, Result};
-use crate::storage::CpuStorage;
+use crate::backend::cuda::norm as cuda;
+use crate::backend::cuda::transfer::place;
+use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 use std::sync::Arc;
 
@@ -58,7 +60,15 @@ fn check_channel_vec(op: &'static str, x: &Tensor, v: Option<&Tensor>) -> Result
 fn stats_of(x: &Tensor, eps: f64) -> Result<Arc<BnStats>> {
     let (n, c, l) = ncl("batch_norm", x)?;
     let lx = x.layout();
-    let (mean, var) = match x.cpu() {
+    let (mean, var) = match x.cpu_or_none() {
+        None if x.dtype().is_float() => cuda::channel_stats(x, n, c, l)?,
+        None => {
+            return Err(Error::UnsupportedDType {
+                op: "batch_norm",
+                dtype: x.dtype(),
+            })
+        }
+        Some(s) => match s {
         CpuStorage::F32(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
         CpuStorage::F64(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
         CpuStorage::I64(_) => {
@@ -67,6 +77,7 @@ fn stats_of(x: &Tensor, eps: f64) -> Result<Arc<BnStats>> {
                 dtype: x.dtype(),
             })
         }
+        },
     };
     let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     Ok(Arc::new(BnStats {
@@ -96,13 +107,17 @@ fn fused_forward(x: &Tensor, w: &Tensor, b: &Tensor, stats: &Arc<BnStats>) -> Re
         k::affine(x, ncl[0], ncl[1], ncl[2], &scale, &shift)
     }
     let lx = x.layout();
+    let op = Op::BatchNorm {
+        stats: stats.clone(),
+    };
+    if x.device().is_cuda() {
+        let data = cuda::affine(x, w, b, [n, c, l], &stats.mean, &stats.invstd)?;
+        return Ok(Tensor::from_op(data, x.shape(), op, &[x, w, b]));
+    }
     let data = match x.cpu() {
         CpuStorage::F32(v) => CpuStorage::F32(go(&to_contiguous(v, lx), w, b, stats, [n, c, l])),
         CpuStorage::F64(v) => CpuStorage::F64(go(&to_contiguous(v, lx), w, b, stats, [n, c, l])),
         CpuStorage::I64(_) => unreachable!("checked float"),
-    };
-    let op = Op::BatchNorm {
-        stats: stats.clone(),
     };
     Ok(Tensor::from_op(data, x.shape(), op, &[x, w, b]))
 }
@@ -113,6 +128,9 @@ struct Sums(Vec<(f64, f64)>);
 
 fn sums_of(x: &Tensor, g: &Tensor, stats: &BnStats) -> Result<Sums> {
     let (n, c, l) = ncl("batch_norm", x)?;
+    if x.device().is_cuda() {
+        return Ok(Sums(cuda::grad_sums(x, g, [n, c, l], &stats.mean)?));
+    }
     let (lx, lg) = (x.layout(), g.layout());
     let s = match (x.cpu(), g.cpu()) {
         (CpuStorage::F32(xv), CpuStorage::F32(gv)) => k::grad_sums(
@@ -179,9 +197,12 @@ fn backward_kernel(
     terms: &[(&Tensor, &Tensor, &Sums)],
     c: Option<&Tensor>,
     stats: &BnStats,
-) -> Result<CpuStorage> {
+) -> Result<Storage> {
     let (n, ch, l) = ncl("batch_norm_backward", x)?;
     let cx = c.map(|t| t.to_f64_vec());
+    if x.device().is_cuda() {
+        return cuda_backward(x, terms, cx.as_deref(), [n, ch, l], stats);
+    }
     macro_rules! go {
         ($v:ident, $t:ty) => {{
             let CpuStorage::$v(xv) = x.cpu() else {
@@ -230,45 +251,93 @@ fn backward_kernel(
                 dtype: other,
             })
         }
-    })
+    }
+    .into())
+}
+
+/// The CUDA form of [`backward_kernel`]: the same per-channel coefficients (computed here, as
+/// `backend::cpu::norm::backward_input` does), applied on the device.
+fn cuda_backward(
+    x: &Tensor,
+    terms: &[(&Tensor, &Tensor, &Sums)],
+    cx: Option<&[f64]>,
+    [n, c, l]: [usize; 3],
+    stats: &BnStats,
+) -> Result<Storage> {
+    for (_, g, _) in terms {
+        super::check_same("batch_norm_backward", x, g)?;
+    }
+    let m = (n * l).max(1) as f64;
+    let (mut b, mut k) = (vec![0.0; c], vec![0.0; c]);
+    let mut coeffs = Vec::with_capacity(terms.len());
+    for (w, g, sums) in terms {
+        let wv = w.to_vec_f64_checked()?;
+        let mut a = Vec::with_capacity(c);
+        for ci in 0..c {
+            let (r, (sg, sgx)) = (stats.invstd[ci], sums.0[ci]);
+            let wr = wv[ci] * r;
+            let bj = -wr * r * r * sgx / m;
+            a.push(wr);
+            b[ci] += bj;
+            k[ci] += -wr * sg / m - bj * stats.mean[ci];
+        }
+        coeffs.push((*g, a));
+    }
+    if let Some(cx) = cx {
+        for ci in 0..c {
+            let r = stats.invstd[ci];
+            b[ci] += cx[ci] * r;
+            k[ci] -= cx[ci] * r * stats.mean[ci];
+        }
+    }
+    cuda::combine(x, &coeffs, &b, &k, [n, c, l])
 }
 
 /// Weight gradient `sum(g * xhat)` per channel, from `g`'s sums.
-fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>, sums: &Sums) -> Tensor {
+fn fused_weight_grad(
+    x: &Tensor,
+    g: &Tensor,
+    stats: &Arc<BnStats>,
+    sums: &Sums,
+) -> Result<Tensor> {
     let v: Vec<f64> = sums
         .0
         .iter()
         .zip(&stats.invstd)
         .map(|((_, sgx), r)| sgx * r)
         .collect();
-    let data = Tensor::from_f64s(&v, &[v.len()], x.dtype()).cpu().clone();
+    let data = on_device(&v, x)?;
     let op = Op::BatchNormWeightGrad {
         stats: stats.clone(),
     };
-    Tensor::from_op(data, &[v.len()], op, &[x, g])
+    Ok(Tensor::from_op(data, &[v.len()], op, &[x, g]))
+}
+
+/// Per-channel values computed on the host, as storage of `like`'s dtype on its device.
+fn on_device(v: &[f64], like: &Tensor) -> Result<Storage> {
+    let host = Tensor::from_f64s(v, &[v.len()], like.dtype()).cpu().clone();
+    place(host, like.device())
 }
 
 /// `sum(g)` over every axis but 1, from `g`'s sums, recorded as that sum.
-fn channel_sum_from(g: &Tensor, sums: &Sums) -> Tensor {
+fn channel_sum_from(g: &Tensor, sums: &Sums) -> Result<Tensor> {
     let v: Vec<f64> = sums.0.iter().map(|(sg, _)| *sg).collect();
-    let data = Tensor::from_f64s(&v, &[v.len()], g.dtype()).cpu().clone();
+    let data = on_device(&v, g)?;
     let axes: Vec<usize> = (0..g.rank()).filter(|&a| a != 1).collect();
     let op = Op::Sum {
         axes,
         keepdim: false,
     };
-    Tensor::from_op(data, &[v.len()], op, &[g])
+    Ok(Tensor::from_op(data, &[v.len()], op, &[g]))
 }
 
 /// `invstd` per channel as a differentiable function of `x` (the kept statistics are its value).
-fn invstd_of(x: &Tensor, stats: &Arc<BnStats>) -> Tensor {
-    let data = Tensor::from_f64s(&stats.invstd, &[stats.invstd.len()], x.dtype())
-        .cpu()
-        .clone();
+fn invstd_of(x: &Tensor, stats: &Arc<BnStats>) -> Result<Tensor> {
+    let data = on_device(&stats.invstd, x)?;
     let op = Op::BatchNormInvstd {
         stats: stats.clone(),
     };
-    Tensor::from_op(data, &[stats.invstd.len()], op, &[x])
+    Ok(Tensor::from_op(data, &[stats.invstd.len()], op, &[x]))
 }
 
 fn check_eps(op: &'static str, eps: f64) -> Result<()> {
@@ -342,8 +411,8 @@ pub fn batch_norm(
     }
     let (n, _, l) = check_train_input(op, x)?;
     let stats = stats_of(x, eps)?;
-    let ones = Tensor::ones(&[c], x.dtype());
-    let zeros = Tensor::zeros(&[c], x.dtype());
+    let ones = Tensor::full_on(&[c], 1.0, x.dtype(), x.device())?;
+    let zeros = Tensor::full_on(&[c], 0.0, x.dtype(), x.device())?;
     let y = fused_forward(x, weight.unwrap_or(&ones), bias.unwrap_or(&zeros), &stats)?;
     let running = match (running_mean, running_var) {
         (Some(rm), Some(rv)) => {
@@ -362,8 +431,8 @@ pub fn batch_norm(
                 .map(|(o, v)| (1.0 - momentum) * o + momentum * v * unbiased)
                 .collect();
             Some((
-                Tensor::from_f64s(&new_mean, &[c], rm.dtype()),
-                Tensor::from_f64s(&new_var, &[c], rv.dtype()),
+                Tensor::from_f64s(&new_mean, &[c], rm.dtype()).to_device(rm.device())?,
+                Tensor::from_f64s(&new_var, &[c], rv.dtype()).to_device(rv.device())?,
             ))
         }
         (None, None) => None,
@@ -422,7 +491,7 @@ pub fn batch_norm_backward(
         });
     }
     check_channel_vec(op, x, weight)?;
-    let ones = Tensor::ones(&[x.shape()[1]], x.dtype());
+    let ones = Tensor::full_on(&[x.shape()[1]], 1.0, x.dtype(), x.device())?;
     let stats = stats_of(x, eps)?;
     let sums = sums_of(x, grad_out, &stats)?;
     fused_backward(x, weight.unwrap_or(&ones), grad_out, &stats, &sums)
@@ -443,7 +512,7 @@ pub fn batch_norm_weight_grad(x: &Tensor, grad_out: &Tensor, eps: f64) -> Result
     }
     let stats = stats_of(x, eps)?;
     let sums = sums_of(x, grad_out, &stats)?;
-    Ok(fused_weight_grad(x, grad_out, &stats, &sums))
+    fused_weight_grad(x, grad_out, &stats, &sums)
 }
 
 /// `(var(x) + eps)^(-1/2)` per channel of `x` `[N, C, ...]` (biased variance over every axis but
@@ -451,7 +520,7 @@ pub fn batch_norm_weight_grad(x: &Tensor, grad_out: &Tensor, eps: f64) -> Result
 pub fn batch_norm_invstd(x: &Tensor, eps: f64) -> Result<Tensor> {
     check_eps("batch_norm_invstd", eps)?;
     check_train_input("batch_norm_invstd", x)?;
-    Ok(invstd_of(x, &stats_of(x, eps)?))
+    invstd_of(x, &stats_of(x, eps)?)
 }
 
 fn needs(t: &Tensor) -> bool {
@@ -479,8 +548,8 @@ pub(crate) fn backward(
                 needs(xi)
                     .then(|| fused_backward(xi, w, g, stats, &s))
                     .transpose()?,
-                needs(w).then(|| fused_weight_grad(xi, g, stats, &s)),
-                needs(b).then(|| channel_sum_from(g, &s)),
+                needs(w).then(|| fused_weight_grad(xi, g, stats, &s)).transpose()?,
+                needs(b).then(|| channel_sum_from(g, &s)).transpose()?,
             ])
         }
         Op::BatchNormWeightGrad { stats } => {
@@ -491,7 +560,7 @@ pub(crate) fn backward(
             } else {
                 None
             };
-            let zeros = Tensor::zeros(g.shape(), g.dtype());
+            let zeros = g.zeros_like();
             let dg = needs(gi)
                 .then(|| fused_forward(xi, g, &zeros, stats))
                 .transpose()?;
@@ -502,7 +571,7 @@ pub(crate) fn backward(
             let xi = &x[0];
             let m = (xi.numel() / xi.shape()[1].max(1)) as f64;
             let w = g.mul(&y.mul(y)?)?.mul_scalar(-1.0 / m)?;
-            let zeros = Tensor::zeros(g.shape(), g.dtype());
+            let zeros = g.zeros_like();
             Ok(vec![Some(fused_forward(xi, &w, &zeros, stats)?)])
         }
         Op::BatchNormBackward { stats } if x.len() == 6 => {
@@ -516,7 +585,7 @@ pub(crate) fn backward(
                     needs(xi)
                         .then(|| fused_backward(xi, c, g, stats, &s))
                         .transpose()?,
-                    needs(c).then(|| fused_weight_grad(xi, g, stats, &s)),
+                    needs(c).then(|| fused_weight_grad(xi, g, stats, &s)).transpose()?,
                 )
             } else {
                 (None, None)
@@ -554,11 +623,11 @@ fn bnb_vjp(
         return Ok([None, None, dg]);
     }
     let s_g = sums_of(xi, gi, stats)?;
-    let b_big = fused_weight_grad(xi, big, stats, &s_big); // <G, xhat>
-    let c_g = fused_weight_grad(xi, gi, stats, &s_g); // <g, xhat>
-    let sum_big = channel_sum_from(big, &s_big);
-    let sum_g = channel_sum_from(gi, &s_g);
-    let r = invstd_of(xi, stats);
+    let b_big = fused_weight_grad(xi, big, stats, &s_big)?; // <G, xhat>
+    let c_g = fused_weight_grad(xi, gi, stats, &s_g)?; // <g, xhat>
+    let sum_big = channel_sum_from(big, &s_big)?;
+    let sum_g = channel_sum_from(gi, &s_g)?;
+    let r = invstd_of(xi, stats)?;
     let dot = channel_sum(&big.mul(gi)?)?; // <G, g>
     let a = r.mul(
         &dot.sub(&sum_big.mul(&sum_g)?.mul_scalar(1.0 / m)?)?

@@ -7,6 +7,7 @@ use crate::autograd::op::Op;
 use crate::backend::cpu::pool::{self as k, AvgPlan};
 use crate::backend::cpu::strided::to_contiguous;
 use crate::error::{invalid, Error, Result};
+use crate::backend::cuda::pool as cuda;
 use crate::storage::CpuStorage;
 use crate::Tensor;
 use std::borrow::Cow;
@@ -74,6 +75,14 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
     let out: Vec<usize> = indices.shape().to_vec();
     let (planes, hw) = (n * c, h * w);
     let plane = indices.numel() / planes.max(1);
+    let op = Op::MaxPool2d {
+        indices: indices.detach(),
+    };
+    if x.device().is_cuda() {
+        let idx = indices.to_device(x.device())?;
+        let data = cuda::plane_gather(x, &idx, planes, hw, plane)?;
+        return Ok(Tensor::from_op(data, &out, op, &[x]));
+    }
     let idx = index_values(indices)?;
     let l = x.layout();
     let data = match x.cpu() {
@@ -93,9 +102,6 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
         )),
         CpuStorage::I64(_) => unreachable!("checked float"),
     };
-    let op = Op::MaxPool2d {
-        indices: indices.detach(),
-    };
     Ok(Tensor::from_op(data, &out, op, &[x]))
 }
 
@@ -103,6 +109,15 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
 fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tensor> {
     let [n, c, ho, wo] = dims4("max_pool2d_backward", g)?;
     let (planes, hw, plane) = (n * c, input[0] * input[1], ho * wo);
+    let op = Op::MaxPool2dBackward {
+        indices: indices.detach(),
+        input,
+    };
+    if g.device().is_cuda() {
+        let idx = indices.to_device(g.device())?;
+        let data = cuda::plane_scatter(g, &idx, planes, hw, plane)?;
+        return Ok(Tensor::from_op(data, &[n, c, input[0], input[1]], op, &[g]));
+    }
     let idx = index_values(indices)?;
     let l = g.layout();
     let data = match g.cpu() {
@@ -121,10 +136,6 @@ fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tenso
             plane,
         )),
         CpuStorage::I64(_) => unreachable!("checked float"),
-    };
-    let op = Op::MaxPool2dBackward {
-        indices: indices.detach(),
-        input,
     };
     Ok(Tensor::from_op(data, &[n, c, input[0], input[1]], op, &[g]))
 }
@@ -153,6 +164,16 @@ fn avg(x: &Tensor, plan: &Arc<AvgPlan>, backward: bool) -> Result<Tensor> {
     }
     let l = x.layout();
     let planes = n * c;
+    let op = if backward {
+        Op::AvgPool2dBackward { plan: plan.clone() }
+    } else {
+        Op::AvgPool2d { plan: plan.clone() }
+    };
+    let shape = [n, c, out[0], out[1]];
+    if x.device().is_cuda() {
+        let data = cuda::avg_pool2d(x, planes, plan, backward)?;
+        return Ok(Tensor::from_op(data, &shape, op, &[x]));
+    }
     let data = match x.cpu() {
         CpuStorage::F32(v) => {
             let v = to_contiguous(v, l);
@@ -172,12 +193,7 @@ fn avg(x: &Tensor, plan: &Arc<AvgPlan>, backward: bool) -> Result<Tensor> {
         }
         CpuStorage::I64(_) => unreachable!("checked float"),
     };
-    let op = if backward {
-        Op::AvgPool2dBackward { plan: plan.clone() }
-    } else {
-        Op::AvgPool2d { plan: plan.clone() }
-    };
-    Ok(Tensor::from_op(data, &[n, c, out[0], out[1]], op, &[x]))
+    Ok(Tensor::from_op(data, &shape, op, &[x]))
 }
 
 impl Tensor {
@@ -209,6 +225,16 @@ impl Tensor {
         }
         let l = self.layout();
         let planes = n * c;
+        let shape = [n, c, output[0], output[1]];
+        if self.device().is_cuda() {
+            let (data, idx) =
+                cuda::max_pool2d(self, planes, [h, w], output, [kernel, stride, padding])?;
+            let indices = Tensor::from_storage(idx, &shape);
+            let op = Op::MaxPool2d {
+                indices: indices.clone(),
+            };
+            return Ok((Tensor::from_op(data, &shape, op, &[self]), indices));
+        }
         let (data, idx) = match self.cpu() {
             CpuStorage::F32(v) => {
                 let v = to_contiguous(v, l);
@@ -222,7 +248,6 @@ impl Tensor {
             }
             CpuStorage::I64(_) => unreachable!("checked float"),
         };
-        let shape = [n, c, output[0], output[1]];
         let indices = Tensor::from_vec(idx, &shape)?;
         // Recorded as a gather at the argmax indices (its backward scatters to them).
         let op = Op::MaxPool2d {
@@ -247,7 +272,10 @@ impl Tensor {
                 rhs: indices.shape().to_vec(),
             });
         }
-        k::check_plane_indices(op, &index_values(indices)?, input[0] * input[1])?;
+        // Checked on the host: an index out of its plane must be an error, never a write
+        // outside the buffer (for CUDA indices this copies them back, a synchronisation).
+        let host = indices.host()?;
+        k::check_plane_indices(op, &index_values(&host)?, input[0] * input[1])?;
         pool_scatter(self, indices, input)
     }
 

@@ -8,7 +8,8 @@ use crate::backend::cpu::reduce::reduce_rows;
 use crate::backend::cpu::strided::to_contiguous;
 use crate::error::{invalid, Result};
 use crate::layout::normalize_axes;
-use crate::storage::CpuStorage;
+use crate::backend::cuda::reduce as cuda;
+use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 
 #[derive(Clone, Copy)]
@@ -58,7 +59,7 @@ fn reduce(
     keepdim: bool,
     how: Fold,
     name: &'static str,
-) -> Result<(CpuStorage, Vec<usize>, Vec<usize>)> {
+) -> Result<(Storage, Vec<usize>, Vec<usize>)> {
     check_float(name, x)?;
     let axes = normalize_axes(name, axes, x.rank())?;
     let r: usize = axes.iter().map(|&a| x.shape()[a]).product();
@@ -73,12 +74,25 @@ fn reduce(
         .chain(axes.iter().copied())
         .collect();
     let l = x.layout().permute(&perm)?;
+    let shape = reduced_shape(x.shape(), &axes, keepdim);
+    if x.device().is_cuda() {
+        let mut sorted = axes.clone();
+        sorted.sort_unstable();
+        let rows: usize = shape.iter().product();
+        let f = match how {
+            Fold::Sum => cuda::Fold::Sum,
+            Fold::Max => cuda::Fold::Max,
+            Fold::Min => cuda::Fold::Min,
+        };
+        let data = cuda::fold(x, &sorted, &l, rows, r, f)?;
+        return Ok((data, shape, axes));
+    }
     let data = match x.cpu() {
         CpuStorage::F32(v) => CpuStorage::F32(fold(&to_contiguous(v, &l), r, how)),
         CpuStorage::F64(v) => CpuStorage::F64(fold(&to_contiguous(v, &l), r, how)),
         CpuStorage::I64(_) => unreachable!("checked float"),
-    };
-    let shape = reduced_shape(x.shape(), &axes, keepdim);
+    }
+    .into();
     Ok((data, shape, axes))
 }
 

@@ -28,8 +28,14 @@ impl Tensor {
             l.offset = self.layout().offset;
             Ok(Tensor::view_from_op(self.storage().clone(), l, op, &[self]))
         } else {
-            let data = strided::contiguous_storage(self.cpu(), self.layout());
-            Ok(Tensor::from_op(data, shape, op, &[self]))
+            // A dense copy (on the tensor's device), viewed in the new shape.
+            let dense = self.detach().contiguous()?;
+            Ok(Tensor::view_from_op(
+                dense.storage().clone(),
+                Layout::contiguous(shape),
+                op,
+                &[self],
+            ))
         }
     }
 
@@ -162,6 +168,16 @@ impl Tensor {
         let sizes: Vec<usize> = tensors.iter().map(|t| t.shape()[axis]).collect();
         let mut shape = first.shape().to_vec();
         shape[axis] = sizes.iter().sum();
+        let inputs: Vec<&Tensor> = tensors.iter().collect();
+        if first.device().is_cuda() {
+            let data = crate::backend::cuda::transfer::concat(tensors, axis, &shape)?;
+            return Ok(Tensor::from_op(
+                data,
+                &shape,
+                Op::Concat { axis, sizes },
+                &inputs,
+            ));
+        }
         let parts: Vec<CpuStorage> = tensors
             .iter()
             .map(|t| strided::contiguous_storage(t.cpu(), t.layout()))
@@ -184,7 +200,6 @@ impl Tensor {
             CpuStorage::F64(_) => join!(F64),
             CpuStorage::I64(_) => join!(I64),
         };
-        let inputs: Vec<&Tensor> = tensors.iter().collect();
         Ok(Tensor::from_op(
             data,
             &shape,
@@ -238,15 +253,15 @@ pub(crate) fn backward(
             let pad = |n: usize| {
                 let mut s = g.shape().to_vec();
                 s[*axis] = n;
-                Tensor::zeros(&s, g.dtype())
+                Tensor::full_on(&s, 0.0, g.dtype(), g.device())
             };
             let mut parts = Vec::with_capacity(3);
             if *start > 0 {
-                parts.push(pad(*start));
+                parts.push(pad(*start)?);
             }
             parts.push(g.clone());
             if start + len < full {
-                parts.push(pad(full - start - len));
+                parts.push(pad(full - start - len)?);
             }
             Ok(vec![Some(Tensor::concat(&parts, *axis as isize)?)])
         }

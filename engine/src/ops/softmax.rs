@@ -9,7 +9,7 @@ use crate::backend::cpu::strided::to_contiguous;
 use crate::backend::cpu::PAR_MIN;
 use crate::error::Result;
 use crate::layout::normalize_axis;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
 
@@ -64,9 +64,18 @@ fn along_axis<T: Float>(x: &[T], pre: usize, d: usize, post: usize, kind: Kind) 
     out
 }
 
-fn run(x: &Tensor, axis: isize, kind: Kind, name: &'static str) -> Result<(CpuStorage, usize)> {
+fn run(x: &Tensor, axis: isize, kind: Kind, name: &'static str) -> Result<(Storage, usize)> {
     check_float(name, x)?;
     let axis = normalize_axis(name, axis, x.rank())?;
+    if x.device().is_cuda() {
+        use crate::backend::cuda::softmax::{along_axis, RowFn};
+        let f = match kind {
+            Kind::Softmax => RowFn::Softmax,
+            Kind::LogSoftmax => RowFn::LogSoftmax,
+            Kind::LogSumExp => RowFn::LogSumExp,
+        };
+        return Ok((along_axis(x, axis, f)?, axis));
+    }
     let (pre, d, post) = split_at_axis(x.shape(), axis);
     let l = x.layout();
     let data = match x.cpu() {
@@ -74,7 +83,7 @@ fn run(x: &Tensor, axis: isize, kind: Kind, name: &'static str) -> Result<(CpuSt
         CpuStorage::F64(v) => CpuStorage::F64(along_axis(&to_contiguous(v, l), pre, d, post, kind)),
         CpuStorage::I64(_) => unreachable!("checked float"),
     };
-    Ok((data, axis))
+    Ok((data.into(), axis))
 }
 
 impl Tensor {

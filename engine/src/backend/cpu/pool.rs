@@ -201,6 +201,9 @@ pub struct AvgPlan {
     pub cols: Vec<(usize, usize)>,
     /// `Some(k)`: divide by `k`; `None`: divide by the window's area.
     pub divisor: Option<usize>,
+    /// `[kernel, stride, padding]` of a fixed-stride pool (`None`: adaptive), for the CUDA
+    /// kernels, which compute the windows themselves.
+    pub fixed: Option<[[usize; 2]; 3]>,
 }
 
 impl AvgPlan {
@@ -222,6 +225,7 @@ impl AvgPlan {
             rows: axis(0),
             cols: axis(1),
             divisor: Some(kernel[0] * kernel[1]),
+            fixed: Some([kernel, stride, padding]),
         }
     }
 
@@ -239,6 +243,7 @@ impl AvgPlan {
             rows: axis(0),
             cols: axis(1),
             divisor: None,
+            fixed: None,
         }
     }
 

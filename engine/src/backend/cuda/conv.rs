@@ -1,0 +1,174 @@
+//! Launchers of conv.cu (implicit GEMM): the forward convolution, its input gradient (the
+//! transposed convolution, bias added after) and its weight gradient (split-K over the batch
+//! and pixels when the output is too small to fill the GPU, reduced in a fixed order).
+
+use super::launch::{block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args};
+use super::transfer::copy_view;
+use super::{CudaBuffer, CudaDevice};
+use crate::backend::cpu::conv::ConvGeom;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::storage::Storage;
+use crate::{DType, Tensor};
+use maxl_kernels::params::ConvGeom as KGeom;
+use std::sync::Arc;
+
+/// The direction of a convolution op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvDir {
+    Forward,
+    Transpose,
+    Weight,
+}
+
+fn kgeom(n: usize, c: usize, k: usize, g: &ConvGeom) -> Result<KGeom> {
+    let i = |v: usize| {
+        i32::try_from(v).map_err(|_| Error::Invalid(format!("conv on CUDA: size {v} exceeds i32")))
+    };
+    Ok(KGeom {
+        n: i(n)?,
+        c: i(c)?,
+        h: i(g.input[0])?,
+        w: i(g.input[1])?,
+        k: i(k)?,
+        r: i(g.kernel[0])?,
+        s: i(g.kernel[1])?,
+        ho: i(g.output[0])?,
+        wo: i(g.output[1])?,
+        sh: i(g.stride[0])?,
+        sw: i(g.stride[1])?,
+        ph: i(g.padding[0])?,
+        pw: i(g.padding[1])?,
+        dh: i(g.dilation[0])?,
+        dw: i(g.dilation[1])?,
+    })
+}
+
+/// The address of `t`'s elements in dense order (a gathered copy, kept in `keep`, when needed).
+fn dense(dev: &Arc<CudaDevice>, t: &Tensor, keep: &mut Vec<CudaBuffer>) -> Result<u64> {
+    let (_, a) = operand(t)?;
+    if t.layout().is_contiguous() {
+        return Ok(a);
+    }
+    let n = t.numel();
+    let buf = output(dev, n, t.dtype())?;
+    copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
+    let p = buf.ptr();
+    keep.push(buf);
+    Ok(p)
+}
+
+/// Runs `dir` on `a`, `b` (and `bias`) with `nck = [n, c, k]`; the output has `out_len`
+/// elements.
+pub fn conv(
+    dir: ConvDir,
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    nck: [usize; 3],
+    geom: &ConvGeom,
+    out_shape: &[usize],
+) -> Result<Storage> {
+    let dev = device_of(a)?;
+    let dtype = a.dtype();
+    let [n, c, k] = nck;
+    let g = kgeom(n, c, k, geom)?;
+    let out_len: usize = out_shape.iter().product();
+    let out = output(&dev, out_len, dtype)?;
+    if out_len == 0 {
+        return Ok(storage(out));
+    }
+    let mut keep = Vec::new();
+    let pa = dense(&dev, a, &mut keep)?;
+    let pb = dense(&dev, b, &mut keep)?;
+    let tc = dtype == DType::F32 && super::allow_tf32();
+    let (suffix, threads) = match (dtype, tc) {
+        (DType::F32, true) => ("tf32_f32", 128u32),
+        (DType::F32, false) => ("f32", 256),
+        (DType::F64, _) => ("f64", 256),
+        (other, _) => return Err(Error::UnsupportedDType { op: "conv2d", dtype: other }),
+    };
+    let (ho, wo) = (geom.output[0], geom.output[1]);
+    let (h, w) = (geom.input[0], geom.input[1]);
+    let (r, s) = (geom.kernel[0], geom.kernel[1]);
+    match dir {
+        ConvDir::Forward => {
+            let pbias = match bias {
+                Some(t) => dense(&dev, t, &mut keep)?,
+                None => 0,
+            };
+            let grid = [(n * ho * wo).div_ceil(64) as u32, k.div_ceil(64) as u32, 1];
+            let args = Args::new().arg(g).arg(pa).arg(pb).arg(pbias).arg(out.ptr());
+            launch(&dev, &format!("conv2d_fwd_{suffix}"), grid, [threads, 1, 1], args)?;
+        }
+        ConvDir::Transpose => {
+            let grid = [(n * h * w).div_ceil(64) as u32, c.div_ceil(64) as u32, 1];
+            let args = Args::new().arg(g).arg(pa).arg(pb).arg(out.ptr());
+            launch(&dev, &format!("conv2d_dgrad_{suffix}"), grid, [threads, 1, 1], args)?;
+            if let Some(bt) = bias {
+                add_channel_bias(&dev, &out, out_shape, bt)?;
+            }
+        }
+        ConvDir::Weight => {
+            let kdim = n * ho * wo;
+            let crs = c * r * s;
+            let tiles = crs.div_ceil(64) * k.div_ceil(64);
+            // Enough blocks for a large GPU (about 2 per SM of an H100), chunks of >= 1024.
+            let splits = (264usize.div_ceil(tiles)).min(kdim.div_ceil(1024)).clamp(1, 64);
+            let k_chunk = kdim.div_ceil(splits);
+            let grid = [crs.div_ceil(64) as u32, k.div_ceil(64) as u32, splits as u32];
+            let ws = if splits > 1 {
+                Some(output(&dev, splits * k * crs, dtype)?)
+            } else {
+                None
+            };
+            let args = Args::new()
+                .arg(g)
+                .arg(pa)
+                .arg(pb)
+                .arg(out.ptr())
+                .arg(ws.as_ref().map_or(0, |b| b.ptr()))
+                .arg(k_chunk as i32);
+            launch(&dev, &format!("conv2d_wgrad_{suffix}"), grid, [threads, 1, 1], args)?;
+            if let Some(ws) = ws {
+                let mn = k * crs;
+                let args = Args::new()
+                    .arg(mn as i64)
+                    .arg(splits as i32)
+                    .arg(ws.ptr())
+                    .arg(out.ptr())
+                    .float(dtype, 1.0)
+                    .float(dtype, 0.0);
+                launch(&dev, &kname("splitk_reduce", dtype, "conv2d_weight")?, grid_for(mn), block(), args)?;
+            }
+        }
+    }
+    drop(keep);
+    Ok(storage(out))
+}
+
+/// `out[n, ch, ...] += bias[ch]` in place.
+fn add_channel_bias(
+    dev: &Arc<CudaDevice>,
+    out: &CudaBuffer,
+    shape: &[usize],
+    bias: &Tensor,
+) -> Result<()> {
+    let dtype = out.dtype();
+    let lo = Layout::contiguous(shape);
+    let mut bshape = vec![1; shape.len()];
+    bshape[1] = shape[1];
+    let mut lb = Layout::contiguous(&bshape);
+    lb.strides = lb.strides.iter().map(|_| 0).collect();
+    lb.strides[1] = bias.layout().strides[0];
+    lb.shape = shape.to_vec();
+    let st = strided(shape, &[&lo, &lb])?;
+    let n = out.len();
+    let args = Args::new()
+        .arg(n as i64)
+        .arg(out.ptr())
+        .arg(operand(bias)?.1)
+        .arg(out.ptr())
+        .arg(st);
+    launch(dev, &kname("add", dtype, "conv_transpose2d")?, grid_for(n), block(), args)
+}

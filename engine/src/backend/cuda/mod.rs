@@ -1,0 +1,44 @@
+//! The CUDA backend: kernels from `maxl-kernels` (compiled once per device with NVRTC) launched
+//! on one stream per device, device buffers from a caching allocator, and host transfers.
+//! Each op family has a file of launchers that the engine's `ops/` files call when their
+//! operands live on a `Cuda(n)` device. Index ops (`index_select`, `gather`, `scatter_add`,
+//! `one_hot`) run on the host for CUDA tensors: their indices must be bounds-checked before
+//! any device access, and in MAXL they touch only label-sized tensors.
+//!
+//! Runtimes: the CUDA driver, or (with `MAXL_CUDA_EMULATOR=1` or [`use_emulator`]) the kernel
+//! emulator, which runs the same kernels on the CPU so that this backend is tested without a
+//! GPU. f32 matmuls and convolutions use plain FP32 kernels unless [`set_allow_tf32`] allows
+//! tensor-core TF32 (PyTorch's `allow_tf32`).
+
+mod allocator;
+mod buffer;
+pub mod conv;
+mod device;
+mod driver;
+pub mod elementwise;
+mod emulated;
+pub mod launch;
+pub mod matmul;
+pub mod norm;
+pub mod pool;
+pub mod reduce;
+mod runtime;
+pub mod softmax;
+pub mod transfer;
+
+pub use buffer::CudaBuffer;
+pub use device::{device, emulated, use_emulator, CudaDevice, MemoryStats};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ALLOW_TF32: AtomicBool = AtomicBool::new(false);
+
+/// Lets f32 matmuls and convolutions use TF32 tensor cores (10-bit mantissa products, f32
+/// accumulation) where the shapes pay; off by default, as PyTorch's matmul default.
+pub fn set_allow_tf32(on: bool) {
+    ALLOW_TF32.store(on, Ordering::Relaxed);
+}
+
+pub fn allow_tf32() -> bool {
+    ALLOW_TF32.load(Ordering::Relaxed)
+}

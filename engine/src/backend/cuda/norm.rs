@@ -1,0 +1,250 @@
+//! Launchers of batchnorm.cu for the engine's batch norm, whose per-channel statistics and
+//! gradient sums live on the host (`BnStats`, a few values per channel): statistics and sums
+//! are reduced on the device in fixed chunks and only the per-channel results are copied back.
+
+use super::elementwise::axpby;
+use super::launch::{device_of, kname, launch, operand, output, storage, Args};
+use super::transfer::{copy_view, upload};
+use super::{CudaBuffer, CudaDevice};
+use crate::error::{Error, Result};
+use crate::storage::{CpuStorage, Storage};
+use crate::{DType, Tensor};
+use std::sync::Arc;
+
+/// Elements per block of the statistics' first stage.
+const CHUNK: usize = 4096;
+
+fn dims(n: usize, c: usize, l: usize) -> Result<(i32, i32, i32)> {
+    let i = |v: usize| {
+        i32::try_from(v)
+            .map_err(|_| Error::Invalid(format!("batch_norm on CUDA: size {v} exceeds i32")))
+    };
+    if n.saturating_mul(l) >= (1usize << 31) {
+        return Err(Error::Invalid(format!(
+            "batch_norm on CUDA: {} elements per channel (at most 2^31 - 1)",
+            n * l
+        )));
+    }
+    Ok((i(n)?, i(c)?, i(l)?))
+}
+
+fn dense(dev: &Arc<CudaDevice>, t: &Tensor, keep: &mut Vec<CudaBuffer>) -> Result<u64> {
+    let (_, a) = operand(t)?;
+    if t.layout().is_contiguous() {
+        return Ok(a);
+    }
+    let n = t.numel();
+    let buf = output(dev, n, t.dtype())?;
+    copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
+    let p = buf.ptr();
+    keep.push(buf);
+    Ok(p)
+}
+
+/// Host values as a device vector of `dtype`.
+fn values(v: &[f64], dtype: DType, ordinal: usize) -> Result<CudaBuffer> {
+    let host = match dtype {
+        DType::F32 => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
+        _ => CpuStorage::F64(v.to_vec()),
+    };
+    upload(&host, ordinal)
+}
+
+fn ordinal(dev: &CudaDevice) -> usize {
+    dev.ordinal()
+}
+
+fn download_f64(dev: &CudaDevice, ptr: u64, len: usize, dtype: DType) -> Result<Vec<f64>> {
+    let mut out = vec![0f64; len];
+    match dtype {
+        DType::F32 => {
+            let mut tmp = vec![0f32; len];
+            // SAFETY: `ptr` holds `len` f32 values.
+            unsafe {
+                dev.rt().dtoh(
+                    std::slice::from_raw_parts_mut(tmp.as_mut_ptr() as *mut u8, len * 4),
+                    ptr,
+                )?
+            };
+            for (o, t) in out.iter_mut().zip(tmp) {
+                *o = t as f64;
+            }
+        }
+        _ => {
+            // SAFETY: `ptr` holds `len` f64 values.
+            unsafe {
+                dev.rt().dtoh(
+                    std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, len * 8),
+                    ptr,
+                )?
+            };
+        }
+    }
+    Ok(out)
+}
+
+/// Per-channel mean and biased variance of `x` `[n, c, l]`.
+pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let dev = device_of(x)?;
+    let dtype = x.dtype();
+    let (ni, ci, li) = dims(n, c, l)?;
+    let mut keep = Vec::new();
+    let px = dense(&dev, x, &mut keep)?;
+    let chunks = (n * l).div_ceil(CHUNK).max(1);
+    let partial = output(&dev, c * chunks * 2, DType::F64)?;
+    let args = Args::new()
+        .arg(ni)
+        .arg(ci)
+        .arg(li)
+        .arg(CHUNK as i32)
+        .arg(px)
+        .arg(partial.ptr());
+    launch(&dev, &kname("bn_stats_partial", dtype, "batch_norm")?, [chunks as u32, c as u32, 1], [256, 1, 1], args)?;
+    let mean = output(&dev, c, dtype)?;
+    let var = output(&dev, c, dtype)?;
+    let invstd = output(&dev, c, dtype)?;
+    let args = Args::new()
+        .arg(ni)
+        .arg(ci)
+        .arg(li)
+        .arg(chunks as i32)
+        .arg(px)
+        .arg(partial.ptr())
+        .arg(0f64)
+        .arg(mean.ptr())
+        .arg(var.ptr())
+        .arg(invstd.ptr())
+        .arg(0u64)
+        .arg(0u64)
+        .arg(0f64);
+    launch(&dev, &kname("bn_stats_finalize", dtype, "batch_norm")?, [c.div_ceil(256) as u32, 1, 1], [256, 1, 1], args)?;
+    Ok((
+        download_f64(&dev, mean.ptr(), c, dtype)?,
+        download_f64(&dev, var.ptr(), c, dtype)?,
+    ))
+}
+
+/// `y = (x - mean) invstd w + b` per channel.
+pub fn affine(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    [n, c, l]: [usize; 3],
+    mean: &[f64],
+    invstd: &[f64],
+) -> Result<Storage> {
+    let dev = device_of(x)?;
+    let dtype = x.dtype();
+    let (ni, ci, li) = dims(n, c, l)?;
+    let mut keep = Vec::new();
+    let px = dense(&dev, x, &mut keep)?;
+    let pw = dense(&dev, w, &mut keep)?;
+    let pb = dense(&dev, b, &mut keep)?;
+    let m = values(mean, dtype, ordinal(&dev))?;
+    let r = values(invstd, dtype, ordinal(&dev))?;
+    let total = n * c * l;
+    let y = output(&dev, total, dtype)?;
+    let args = Args::new()
+        .arg(ni)
+        .arg(ci)
+        .arg(li)
+        .arg(px)
+        .arg(m.ptr())
+        .arg(r.ptr())
+        .arg(pw)
+        .arg(pb)
+        .arg(y.ptr());
+    launch(&dev, &kname("bn_forward_apply", dtype, "batch_norm")?, super::launch::grid_for(total), [256, 1, 1], args)?;
+    Ok(storage(y))
+}
+
+/// Per-channel `(sum g, sum g (x - mean))`.
+pub fn grad_sums(
+    x: &Tensor,
+    g: &Tensor,
+    [n, c, l]: [usize; 3],
+    mean: &[f64],
+) -> Result<Vec<(f64, f64)>> {
+    let dev = device_of(x)?;
+    let dtype = x.dtype();
+    let (ni, ci, li) = dims(n, c, l)?;
+    let mut keep = Vec::new();
+    let px = dense(&dev, x, &mut keep)?;
+    let pg = dense(&dev, g, &mut keep)?;
+    let m = values(mean, dtype, ordinal(&dev))?;
+    let chunks = (n * l).div_ceil(CHUNK).max(1);
+    let partial = output(&dev, c * chunks * 2, DType::F64)?;
+    let args = Args::new()
+        .arg(ni)
+        .arg(ci)
+        .arg(li)
+        .arg(CHUNK as i32)
+        .arg(px)
+        .arg(pg)
+        .arg(m.ptr())
+        .arg(partial.ptr());
+    launch(&dev, &kname("bn_backward_partial", dtype, "batch_norm_backward")?, [chunks as u32, c as u32, 1], [256, 1, 1], args)?;
+    let p = download_f64(&dev, partial.ptr(), c * chunks * 2, DType::F64)?;
+    Ok((0..c)
+        .map(|ch| {
+            let row = &p[ch * chunks * 2..(ch + 1) * chunks * 2];
+            let sg: f64 = row.iter().step_by(2).sum();
+            let sgx: f64 = row.iter().skip(1).step_by(2).sum();
+            (sg, sgx)
+        })
+        .collect())
+}
+
+/// `dx = sum_i coef_i.a g_i + b x + k` with per-channel `(a_i, b, k)`: `terms` are the
+/// gradients with their `a` coefficients, `b` and `k` shared.
+pub fn combine(
+    x: &Tensor,
+    terms: &[(&Tensor, Vec<f64>)],
+    b: &[f64],
+    k: &[f64],
+    [n, c, l]: [usize; 3],
+) -> Result<Storage> {
+    let dev = device_of(x)?;
+    let dtype = x.dtype();
+    let (ni, ci, li) = dims(n, c, l)?;
+    let total = n * c * l;
+    let mut keep = Vec::new();
+    let px = dense(&dev, x, &mut keep)?;
+    let dx = output(&dev, total, dtype)?;
+    let tmp = if terms.len() > 1 {
+        Some(output(&dev, total, dtype)?)
+    } else {
+        None
+    };
+    for (i, (g, a)) in terms.iter().enumerate() {
+        let coef: Vec<f64> = (0..c)
+            .flat_map(|ch| {
+                if i == 0 {
+                    [a[ch], b[ch], k[ch]]
+                } else {
+                    [a[ch], 0.0, 0.0]
+                }
+            })
+            .collect();
+        let cb = values(&coef, dtype, ordinal(&dev))?;
+        let pg = dense(&dev, g, &mut keep)?;
+        let dst = if i == 0 {
+            dx.ptr()
+        } else {
+            tmp.as_ref().map_or(0, |t| t.ptr())
+        };
+        let args = Args::new()
+            .arg(ni)
+            .arg(ci)
+            .arg(li)
+            .arg(px)
+            .arg(pg)
+            .arg(cb.ptr())
+            .arg(dst);
+        launch(&dev, &kname("bn_backward_input", dtype, "batch_norm_backward")?, super::launch::grid_for(total), [256, 1, 1], args)?;
+        if i > 0 {
+            axpby(&dev, dtype, total, 1.0, dst, 1.0, dx.ptr())?;
+        }
+    }
+    Ok(storage(dx))
+}
