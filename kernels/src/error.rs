@@ -18,6 +18,9 @@ pub enum Error {
     /// A CUDA driver call failed.
     #[error("CUDA driver error in {call}: {message}")]
     Driver { call: &'static str, message: String },
+    /// The CPU kernel emulator (`emulator`) cannot be built or loaded, or rejected a launch.
+    #[error("kernel emulator: {0}")]
+    Emulator(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -156,7 +156,7 @@ __device__ __forceinline__ u32 to_tf32(float x) {
 #if __CUDA_ARCH__ >= 800
     asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
 #elif defined(MAXL_HOST_EMULATION)
-    r = maxl_emu_to_tf32(x); // kernels/tests/emu: the CPU emulation used by the tests
+    r = maxl_emu_to_tf32(x); // kernels/emu/emu.h: the CPU emulation
 #else
     r = __float_as_uint(x);
 #endif
@@ -171,7 +171,7 @@ __device__ __forceinline__ void mma_tf32_16x8x8(float (&d)[4], const u32 (&a)[4]
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #elif defined(MAXL_HOST_EMULATION)
-    maxl_emu_mma_tf32(d, a, b); // kernels/tests/emu: the CPU emulation used by the tests
+    maxl_emu_mma_tf32(d, a, b); // kernels/emu/emu.h: the CPU emulation
 #else
     __trap(); // tensor-core kernels need sm_80+: the host must not launch them below that
 #endif

@@ -4,10 +4,14 @@
 //! time: libnvrtc and libcuda are loaded at run time, and their absence is an [`Error`]
 //! ("NVRTC not available: ...", "CUDA not available: ..."), never a panic.
 //!
+//! Without a GPU, [`Emulator`] runs any kernel on the CPU (built with the system C++ compiler
+//! against `emu/emu.h`), with cuLaunchKernel's calling convention.
+//!
 //! Launch shapes are documented at the top of each `.cu` file and above each kernel.
 
 pub mod cache;
 pub mod driver;
+pub mod emulator;
 pub mod error;
 pub mod modules;
 pub mod nvrtc;
@@ -15,6 +19,7 @@ pub mod params;
 
 pub use cache::{global_cache, ptx, PtxCache};
 pub use driver::{cuda_available, driver_version, gpus, GpuInfo};
+pub use emulator::Emulator;
 pub use error::{Error, Result};
 pub use modules::{all_kernels, module, module_of, Header, KernelModule, MODULES};
 pub use nvrtc::{

@@ -1,8 +1,9 @@
 //! Runs the CUDA kernels on the CPU: `tests/emu/` compiles the `.cu` sources as C++ against a
-//! small emulation of the CUDA features they use (blocks of real threads, block and warp
-//! barriers, warp shuffles, the TF32 mma with the PTX ISA's fragment layouts) and checks every
-//! kernel family against reference implementations in double precision (finite differences for
-//! the fused backward kernels). It tests the kernels' logic without a GPU; the GPU parity tests
+//! small emulation of the CUDA features they use (`emu/emu.h`, shared with the loadable
+//! emulator of `src/emulator.rs`: blocks of cooperative fibers, block and warp barriers, warp
+//! shuffles, the TF32 mma with the PTX ISA's fragment layouts) and checks every kernel family
+//! against reference implementations in double precision (finite differences for the fused
+//! backward kernels). It tests the kernels' logic without a GPU; the GPU parity tests
 //! of the CUDA backend test the rest. Needs g++ with C++20 (present on the CI machines: in CI
 //! a missing g++ fails the test, elsewhere it is skipped with a message).
 

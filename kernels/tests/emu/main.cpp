@@ -1,4 +1,7 @@
 // Runs every emulation test; exit status = number of failed checks (0: all passed).
+// The one unit that defines the emulation's context switch.
+#define MAXL_EMU_IMPLEMENTATION
+#include "../../emu/emu.h"
 #include <cstdio>
 int test_elementwise();
 int test_reduce();

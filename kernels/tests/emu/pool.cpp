@@ -1,4 +1,4 @@
-#include "emu.h"
+#include "../../emu/emu.h"
 #include "../../src/common.cuh"
 #include "../../src/pool.cu"
 #include "check.h"
