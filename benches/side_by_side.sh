@@ -1,12 +1,46 @@
 #!/usr/bin/env bash
-# PyTorch and maxl-rs in one run on one machine, same threads: gemm, then B1 twice.
-# Needs .venv with torch (benches/README.md) and a release build of maxl-cli.
-set -euo pipefail
+# PyTorch and maxl-rs in one run on one machine, same device and threads: gemm, B1 twice, B2 once.
+#
+#   benches/side_by_side.sh [cpu|cuda] [THREADS]     (either order; defaults: cpu, 2)
+#
+# cuda runs `maxl-cli bench ... --device cuda` and the torch scripts with `--device cuda`
+# (TF32 off, cudnn.benchmark off; TORCH_FLAGS="--tf32 --cudnn-benchmark" passes flags on to
+# torch_b1.py/torch_b2.py). PYTHON (default .venv/bin/python) is the Python with torch, a CUDA
+# build for cuda; MAXL_CLI (default target/release/maxl-cli) the engine's side. A failing
+# command is reported and the rest still run; the exit status is then 1.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-threads="${1:-2}"
-echo "== torch gemm"; .venv/bin/python benches/torch_gemm.py --threads "$threads" --json
-echo "== maxl gemm"; ./target/release/maxl-cli bench gemm --threads "$threads" --json
-for round in 1 2; do
-    echo "== torch b1 ($round)"; .venv/bin/python benches/torch_b1.py --threads "$threads" --json
-    echo "== maxl b1 ($round)"; ./target/release/maxl-cli bench b1 --threads "$threads" --json
+device=cpu
+threads=2
+for arg in "$@"; do
+    case "$arg" in
+        cpu | cuda) device="$arg" ;;
+        '' | *[!0-9]*) echo "usage: $0 [cpu|cuda] [THREADS]" >&2; exit 2 ;;
+        *) threads="$arg" ;;
+    esac
 done
+py="${PYTHON:-.venv/bin/python}"
+cli="${MAXL_CLI:-./target/release/maxl-cli}"
+read -r -a torch_flags <<<"${TORCH_FLAGS:-}"
+common=(--device "$device" --threads "$threads" --json)
+failed=0
+
+run() { # run TITLE COMMAND...
+    echo "== $1"
+    shift
+    "$@" || { echo "!! failed (exit $?): $*"; failed=1; }
+}
+
+if [ "$device" = cuda ]; then
+    echo "== nvidia-smi"
+    nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv || true
+fi
+run "torch gemm" "$py" benches/torch_gemm.py "${common[@]}"
+run "maxl gemm" "$cli" bench gemm "${common[@]}"
+for round in 1 2; do
+    run "torch b1 ($round)" "$py" benches/torch_b1.py "${common[@]}" "${torch_flags[@]}"
+    run "maxl b1 ($round)" "$cli" bench b1 "${common[@]}"
+done
+run "torch b2" "$py" benches/torch_b2.py "${common[@]}" "${torch_flags[@]}"
+run "maxl b2" "$cli" bench b2 "${common[@]}"
+exit "$failed"
