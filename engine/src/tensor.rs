@@ -90,12 +90,7 @@ impl Tensor {
         op: Op,
         inputs: &[&Tensor],
     ) -> Tensor {
-        Tensor::view_from_op(
-            Arc::new(data.into()),
-            Layout::contiguous(shape),
-            op,
-            inputs,
-        )
+        Tensor::view_from_op(Arc::new(data.into()), Layout::contiguous(shape), op, inputs)
     }
 
     /// Like [`Tensor::from_op`] for a view that shares an existing storage.

@@ -658,9 +658,12 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             },
             f: |x| {
                 Tensor::where_cond(
-                    &x[0]
-                        .detach()
-                        .gt_mask(&Tensor::scalar(0.0, crate::DType::F64))?,
+                    &x[0].detach().gt_mask(&Tensor::full_on(
+                        &[],
+                        0.0,
+                        x[0].dtype(),
+                        x[0].device(),
+                    )?)?,
                     &x[1],
                     &x[2],
                 )

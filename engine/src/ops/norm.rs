@@ -6,9 +6,9 @@ use super::{check_float, check_same};
 use crate::autograd::op::{BnStats, Op};
 use crate::backend::cpu::norm as k;
 use crate::backend::cpu::strided::to_contiguous;
-use crate::error::{invalid, Error, Result};
 use crate::backend::cuda::norm as cuda;
 use crate::backend::cuda::transfer::place;
+use crate::error::{invalid, Error, Result};
 use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 use std::sync::Arc;
@@ -69,14 +69,14 @@ fn stats_of(x: &Tensor, eps: f64) -> Result<Arc<BnStats>> {
             })
         }
         Some(s) => match s {
-        CpuStorage::F32(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
-        CpuStorage::F64(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
-        CpuStorage::I64(_) => {
-            return Err(Error::UnsupportedDType {
-                op: "batch_norm",
-                dtype: x.dtype(),
-            })
-        }
+            CpuStorage::F32(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
+            CpuStorage::F64(v) => k::channel_stats(&to_contiguous(v, lx), n, c, l),
+            CpuStorage::I64(_) => {
+                return Err(Error::UnsupportedDType {
+                    op: "batch_norm",
+                    dtype: x.dtype(),
+                })
+            }
         },
     };
     let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
@@ -294,12 +294,7 @@ fn cuda_backward(
 }
 
 /// Weight gradient `sum(g * xhat)` per channel, from `g`'s sums.
-fn fused_weight_grad(
-    x: &Tensor,
-    g: &Tensor,
-    stats: &Arc<BnStats>,
-    sums: &Sums,
-) -> Result<Tensor> {
+fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>, sums: &Sums) -> Result<Tensor> {
     let v: Vec<f64> = sums
         .0
         .iter()
@@ -548,7 +543,9 @@ pub(crate) fn backward(
                 needs(xi)
                     .then(|| fused_backward(xi, w, g, stats, &s))
                     .transpose()?,
-                needs(w).then(|| fused_weight_grad(xi, g, stats, &s)).transpose()?,
+                needs(w)
+                    .then(|| fused_weight_grad(xi, g, stats, &s))
+                    .transpose()?,
                 needs(b).then(|| channel_sum_from(g, &s)).transpose()?,
             ])
         }
@@ -585,7 +582,9 @@ pub(crate) fn backward(
                     needs(xi)
                         .then(|| fused_backward(xi, c, g, stats, &s))
                         .transpose()?,
-                    needs(c).then(|| fused_weight_grad(xi, g, stats, &s)).transpose()?,
+                    needs(c)
+                        .then(|| fused_weight_grad(xi, g, stats, &s))
+                        .transpose()?,
                 )
             } else {
                 (None, None)
@@ -686,8 +685,9 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             what: "eval on running stats, x [2,3,2,1], weight and bias",
             inputs: |r| vec![normal(r, &[2, 3, 2, 1]), normal(r, &[3]), normal(r, &[3])],
             f: |x| {
-                let rm = Tensor::from_f64s(&[0.1, -0.2, 0.3], &[3], crate::DType::F64);
-                let rv = Tensor::from_f64s(&[0.5, 1.2, 2.0], &[3], crate::DType::F64);
+                let (dt, dev) = (x[0].dtype(), x[0].device());
+                let rm = Tensor::from_f64s(&[0.1, -0.2, 0.3], &[3], dt).to_device(dev)?;
+                let rv = Tensor::from_f64s(&[0.5, 1.2, 2.0], &[3], dt).to_device(dev)?;
                 batch_norm(
                     &x[0],
                     Some(&rm),

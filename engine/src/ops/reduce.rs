@@ -6,9 +6,9 @@ use super::check_float;
 use crate::autograd::op::Op;
 use crate::backend::cpu::reduce::reduce_rows;
 use crate::backend::cpu::strided::to_contiguous;
+use crate::backend::cuda::reduce as cuda;
 use crate::error::{invalid, Result};
 use crate::layout::normalize_axes;
-use crate::backend::cuda::reduce as cuda;
 use crate::storage::{CpuStorage, Storage};
 use crate::{Float, Tensor};
 

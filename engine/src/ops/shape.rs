@@ -305,8 +305,8 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             what: "[2,3,4] by [2,0,1]",
             inputs: |r| vec![normal(r, &[2, 3, 4])],
             f: |x| {
-                x[0].permute(&[2, 0, 1])?
-                    .mul(&Tensor::arange(1.0, 4.0, 1.0, crate::DType::F64)?)
+                let w = Tensor::arange(1.0, 4.0, 1.0, x[0].dtype())?.to_device(x[0].device())?;
+                x[0].permute(&[2, 0, 1])?.mul(&w)
             },
         },
         OpCase {

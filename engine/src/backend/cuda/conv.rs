@@ -2,7 +2,9 @@
 //! transposed convolution, bias added after) and its weight gradient (split-K over the batch
 //! and pixels when the output is too small to fill the GPU, reduced in a fixed order).
 
-use super::launch::{block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args};
+use super::launch::{
+    block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args,
+};
 use super::transfer::copy_view;
 use super::{CudaBuffer, CudaDevice};
 use crate::backend::cpu::conv::ConvGeom;
@@ -86,7 +88,12 @@ pub fn conv(
         (DType::F32, true) => ("tf32_f32", 128u32),
         (DType::F32, false) => ("f32", 256),
         (DType::F64, _) => ("f64", 256),
-        (other, _) => return Err(Error::UnsupportedDType { op: "conv2d", dtype: other }),
+        (other, _) => {
+            return Err(Error::UnsupportedDType {
+                op: "conv2d",
+                dtype: other,
+            })
+        }
     };
     let (ho, wo) = (geom.output[0], geom.output[1]);
     let (h, w) = (geom.input[0], geom.input[1]);
@@ -99,12 +106,24 @@ pub fn conv(
             };
             let grid = [(n * ho * wo).div_ceil(64) as u32, k.div_ceil(64) as u32, 1];
             let args = Args::new().arg(g).arg(pa).arg(pb).arg(pbias).arg(out.ptr());
-            launch(&dev, &format!("conv2d_fwd_{suffix}"), grid, [threads, 1, 1], args)?;
+            launch(
+                &dev,
+                &format!("conv2d_fwd_{suffix}"),
+                grid,
+                [threads, 1, 1],
+                args,
+            )?;
         }
         ConvDir::Transpose => {
             let grid = [(n * h * w).div_ceil(64) as u32, c.div_ceil(64) as u32, 1];
             let args = Args::new().arg(g).arg(pa).arg(pb).arg(out.ptr());
-            launch(&dev, &format!("conv2d_dgrad_{suffix}"), grid, [threads, 1, 1], args)?;
+            launch(
+                &dev,
+                &format!("conv2d_dgrad_{suffix}"),
+                grid,
+                [threads, 1, 1],
+                args,
+            )?;
             if let Some(bt) = bias {
                 add_channel_bias(&dev, &out, out_shape, bt)?;
             }
@@ -114,9 +133,15 @@ pub fn conv(
             let crs = c * r * s;
             let tiles = crs.div_ceil(64) * k.div_ceil(64);
             // Enough blocks for a large GPU (about 2 per SM of an H100), chunks of >= 1024.
-            let splits = (264usize.div_ceil(tiles)).min(kdim.div_ceil(1024)).clamp(1, 64);
+            let splits = (264usize.div_ceil(tiles))
+                .min(kdim.div_ceil(1024))
+                .clamp(1, 64);
             let k_chunk = kdim.div_ceil(splits);
-            let grid = [crs.div_ceil(64) as u32, k.div_ceil(64) as u32, splits as u32];
+            let grid = [
+                crs.div_ceil(64) as u32,
+                k.div_ceil(64) as u32,
+                splits as u32,
+            ];
             let ws = if splits > 1 {
                 Some(output(&dev, splits * k * crs, dtype)?)
             } else {
@@ -129,7 +154,13 @@ pub fn conv(
                 .arg(out.ptr())
                 .arg(ws.as_ref().map_or(0, |b| b.ptr()))
                 .arg(k_chunk as i32);
-            launch(&dev, &format!("conv2d_wgrad_{suffix}"), grid, [threads, 1, 1], args)?;
+            launch(
+                &dev,
+                &format!("conv2d_wgrad_{suffix}"),
+                grid,
+                [threads, 1, 1],
+                args,
+            )?;
             if let Some(ws) = ws {
                 let mn = k * crs;
                 let args = Args::new()
@@ -139,7 +170,13 @@ pub fn conv(
                     .arg(out.ptr())
                     .float(dtype, 1.0)
                     .float(dtype, 0.0);
-                launch(&dev, &kname("splitk_reduce", dtype, "conv2d_weight")?, grid_for(mn), block(), args)?;
+                launch(
+                    &dev,
+                    &kname("splitk_reduce", dtype, "conv2d_weight")?,
+                    grid_for(mn),
+                    block(),
+                    args,
+                )?;
             }
         }
     }
@@ -170,5 +207,11 @@ fn add_channel_bias(
         .arg(operand(bias)?.1)
         .arg(out.ptr())
         .arg(st);
-    launch(dev, &kname("add", dtype, "conv_transpose2d")?, grid_for(n), block(), args)
+    launch(
+        dev,
+        &kname("add", dtype, "conv_transpose2d")?,
+        grid_for(n),
+        block(),
+        args,
+    )
 }

@@ -40,7 +40,10 @@ impl DriverRuntime {
             ))
         })?;
         let (major, minor) = info.compute_capability;
-        global_cache().set_options(ordinal, CompileOptions::for_compute_capability(major, minor));
+        global_cache().set_options(
+            ordinal,
+            CompileOptions::for_compute_capability(major, minor),
+        );
         let dev = result::device::get(ordinal as i32).map_err(driver_err("cuDeviceGet"))?;
         // SAFETY: `dev` came from cuDeviceGet; the primary context lives as long as the process.
         let ctx = unsafe { result::primary_ctx::retain(dev) }

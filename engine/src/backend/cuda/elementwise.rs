@@ -1,7 +1,9 @@
 //! Launchers of elementwise.cu: unary maps with scalar parameters, binary maps and `where`
 //! over broadcast views, casts and fills. Outputs are new dense buffers.
 
-use super::launch::{block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args};
+use super::launch::{
+    block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args,
+};
 use super::CudaDevice;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -23,7 +25,13 @@ pub fn unary(base: &str, x: &Tensor, p0: f64, p1: f64, op: &'static str) -> Resu
         .float(x.dtype(), p0)
         .float(x.dtype(), p1)
         .arg(s);
-    launch(&dev, &kname(base, x.dtype(), op)?, grid_for(n), block(), args)?;
+    launch(
+        &dev,
+        &kname(base, x.dtype(), op)?,
+        grid_for(n),
+        block(),
+        args,
+    )?;
     Ok(storage(out))
 }
 
@@ -44,8 +52,19 @@ pub fn binary(
     let s = strided(shape, &[la, lb])?;
     let (_, aa) = operand(a)?;
     let (_, ba) = operand(b)?;
-    let args = Args::new().arg(n as i64).arg(aa).arg(ba).arg(out.ptr()).arg(s);
-    launch(&dev, &kname(base, a.dtype(), op)?, grid_for(n), block(), args)?;
+    let args = Args::new()
+        .arg(n as i64)
+        .arg(aa)
+        .arg(ba)
+        .arg(out.ptr())
+        .arg(s);
+    launch(
+        &dev,
+        &kname(base, a.dtype(), op)?,
+        grid_for(n),
+        block(),
+        args,
+    )?;
     Ok(storage(out))
 }
 
@@ -67,7 +86,13 @@ pub fn select(
         .arg(operand(b.0)?.1)
         .arg(out.ptr())
         .arg(s);
-    launch(&dev, &kname("where", a.0.dtype(), "where")?, grid_for(n), block(), args)?;
+    launch(
+        &dev,
+        &kname("where", a.0.dtype(), "where")?,
+        grid_for(n),
+        block(),
+        args,
+    )?;
     Ok(storage(out))
 }
 
@@ -93,7 +118,11 @@ pub fn cast(x: &Tensor, to: DType) -> Result<Storage> {
     let n = x.numel();
     let out = output(&dev, n, to)?;
     let s = strided(x.shape(), &[x.layout()])?;
-    let args = Args::new().arg(n as i64).arg(operand(x)?.1).arg(out.ptr()).arg(s);
+    let args = Args::new()
+        .arg(n as i64)
+        .arg(operand(x)?.1)
+        .arg(out.ptr())
+        .arg(s);
     launch(&dev, name, grid_for(n), block(), args)?;
     Ok(storage(out))
 }
@@ -102,9 +131,15 @@ pub fn cast(x: &Tensor, to: DType) -> Result<Storage> {
 pub fn fill(dev: &Arc<CudaDevice>, n: usize, dtype: DType, v: f64) -> Result<Storage> {
     let out = output(dev, n, dtype)?;
     let (name, args) = match dtype {
-        DType::F32 => ("fill_f32", Args::new().arg(n as i64).arg(out.ptr()).arg(v as f32)),
+        DType::F32 => (
+            "fill_f32",
+            Args::new().arg(n as i64).arg(out.ptr()).arg(v as f32),
+        ),
         DType::F64 => ("fill_f64", Args::new().arg(n as i64).arg(out.ptr()).arg(v)),
-        DType::I64 => ("fill_i64", Args::new().arg(n as i64).arg(out.ptr()).arg(v as i64)),
+        DType::I64 => (
+            "fill_i64",
+            Args::new().arg(n as i64).arg(out.ptr()).arg(v as i64),
+        ),
     };
     launch(dev, name, grid_for(n), block(), args)?;
     Ok(storage(out))
@@ -126,5 +161,11 @@ pub(crate) fn axpby(
         .arg(x)
         .float(dtype, b)
         .arg(y);
-    launch(dev, &kname("axpby", dtype, "axpby")?, grid_for(n), block(), args)
+    launch(
+        dev,
+        &kname("axpby", dtype, "axpby")?,
+        grid_for(n),
+        block(),
+        args,
+    )
 }

@@ -46,7 +46,9 @@ impl Runtime for EmulatedRuntime {
         // SAFETY: a non-zero size.
         let p = unsafe { alloc(layout) };
         if p.is_null() {
-            return Err(Error::Cuda(format!("emulated alloc of {bytes} bytes failed")));
+            return Err(Error::Cuda(format!(
+                "emulated alloc of {bytes} bytes failed"
+            )));
         }
         self.sizes().insert(p as u64, bytes.max(1));
         Ok(p as u64)

@@ -136,9 +136,13 @@ mod tests {
     fn batch_strides() {
         let l = Layout::contiguous(&[2, 3, 4, 5]);
         assert_eq!(batch_stride(&l, 2), Some(20));
-        let b = Layout::contiguous(&[4, 5]).broadcast_to(&[2, 3, 4, 5]).unwrap();
+        let b = Layout::contiguous(&[4, 5])
+            .broadcast_to(&[2, 3, 4, 5])
+            .unwrap();
         assert_eq!(batch_stride(&b, 2), Some(0));
-        let p = Layout::contiguous(&[3, 2, 4, 5]).permute(&[1, 0, 2, 3]).unwrap();
+        let p = Layout::contiguous(&[3, 2, 4, 5])
+            .permute(&[1, 0, 2, 3])
+            .unwrap();
         assert_eq!(batch_stride(&p, 2), None);
         assert_eq!(batch_offset(&p, 2, 1), 60);
         assert_eq!(batch_offset(&p, 2, 3), 20);

@@ -99,7 +99,13 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         .arg(CHUNK as i32)
         .arg(px)
         .arg(partial.ptr());
-    launch(&dev, &kname("bn_stats_partial", dtype, "batch_norm")?, [chunks as u32, c as u32, 1], [256, 1, 1], args)?;
+    launch(
+        &dev,
+        &kname("bn_stats_partial", dtype, "batch_norm")?,
+        [chunks as u32, c as u32, 1],
+        [256, 1, 1],
+        args,
+    )?;
     let mean = output(&dev, c, dtype)?;
     let var = output(&dev, c, dtype)?;
     let invstd = output(&dev, c, dtype)?;
@@ -117,7 +123,13 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         .arg(0u64)
         .arg(0u64)
         .arg(0f64);
-    launch(&dev, &kname("bn_stats_finalize", dtype, "batch_norm")?, [c.div_ceil(256) as u32, 1, 1], [256, 1, 1], args)?;
+    launch(
+        &dev,
+        &kname("bn_stats_finalize", dtype, "batch_norm")?,
+        [c.div_ceil(256) as u32, 1, 1],
+        [256, 1, 1],
+        args,
+    )?;
     Ok((
         download_f64(&dev, mean.ptr(), c, dtype)?,
         download_f64(&dev, var.ptr(), c, dtype)?,
@@ -154,7 +166,13 @@ pub fn affine(
         .arg(pw)
         .arg(pb)
         .arg(y.ptr());
-    launch(&dev, &kname("bn_forward_apply", dtype, "batch_norm")?, super::launch::grid_for(total), [256, 1, 1], args)?;
+    launch(
+        &dev,
+        &kname("bn_forward_apply", dtype, "batch_norm")?,
+        super::launch::grid_for(total),
+        [256, 1, 1],
+        args,
+    )?;
     Ok(storage(y))
 }
 
@@ -183,7 +201,13 @@ pub fn grad_sums(
         .arg(pg)
         .arg(m.ptr())
         .arg(partial.ptr());
-    launch(&dev, &kname("bn_backward_partial", dtype, "batch_norm_backward")?, [chunks as u32, c as u32, 1], [256, 1, 1], args)?;
+    launch(
+        &dev,
+        &kname("bn_backward_partial", dtype, "batch_norm_backward")?,
+        [chunks as u32, c as u32, 1],
+        [256, 1, 1],
+        args,
+    )?;
     let p = download_f64(&dev, partial.ptr(), c * chunks * 2, DType::F64)?;
     Ok((0..c)
         .map(|ch| {
@@ -241,7 +265,13 @@ pub fn combine(
             .arg(pg)
             .arg(cb.ptr())
             .arg(dst);
-        launch(&dev, &kname("bn_backward_input", dtype, "batch_norm_backward")?, super::launch::grid_for(total), [256, 1, 1], args)?;
+        launch(
+            &dev,
+            &kname("bn_backward_input", dtype, "batch_norm_backward")?,
+            super::launch::grid_for(total),
+            [256, 1, 1],
+            args,
+        )?;
         if i > 0 {
             axpby(&dev, dtype, total, 1.0, dst, 1.0, dx.ptr())?;
         }

@@ -64,12 +64,24 @@ pub fn max_pool2d(
         .arg(px)
         .arg(y.ptr())
         .arg(idx.ptr());
-    launch(&dev, &kname("max_pool2d_fwd", dtype, "max_pool2d")?, grid_for(total), block(), args)?;
+    launch(
+        &dev,
+        &kname("max_pool2d_fwd", dtype, "max_pool2d")?,
+        grid_for(total),
+        block(),
+        args,
+    )?;
     Ok((storage(y), storage(idx)))
 }
 
 /// `out[p, j] = x[p, idx[p, j]]` (planes of `hw` inputs, `plane` outputs each).
-pub fn plane_gather(x: &Tensor, idx: &Tensor, planes: usize, hw: usize, plane: usize) -> Result<Storage> {
+pub fn plane_gather(
+    x: &Tensor,
+    idx: &Tensor,
+    planes: usize,
+    hw: usize,
+    plane: usize,
+) -> Result<Storage> {
     let dev = device_of(x)?;
     let dtype = x.dtype();
     let out = output(&dev, planes * plane, dtype)?;
@@ -83,12 +95,24 @@ pub fn plane_gather(x: &Tensor, idx: &Tensor, planes: usize, hw: usize, plane: u
         .arg(px)
         .arg(pi)
         .arg(out.ptr());
-    launch(&dev, &kname("plane_gather", dtype, "max_pool2d")?, grid_for(planes * plane), block(), args)?;
+    launch(
+        &dev,
+        &kname("plane_gather", dtype, "max_pool2d")?,
+        grid_for(planes * plane),
+        block(),
+        args,
+    )?;
     Ok(storage(out))
 }
 
 /// Zeros of `planes * hw` with `g[p, j]` added at `idx[p, j]`.
-pub fn plane_scatter(g: &Tensor, idx: &Tensor, planes: usize, hw: usize, plane: usize) -> Result<Storage> {
+pub fn plane_scatter(
+    g: &Tensor,
+    idx: &Tensor,
+    planes: usize,
+    hw: usize,
+    plane: usize,
+) -> Result<Storage> {
     let dev = device_of(g)?;
     let dtype = g.dtype();
     let out = fill(&dev, planes * hw, dtype, 0.0)?;
@@ -103,7 +127,13 @@ pub fn plane_scatter(g: &Tensor, idx: &Tensor, planes: usize, hw: usize, plane: 
         .arg(pg)
         .arg(pi)
         .arg(dst);
-    launch(&dev, &kname("plane_scatter_add", dtype, "max_pool2d_backward")?, grid_for(planes), block(), args)?;
+    launch(
+        &dev,
+        &kname("plane_scatter_add", dtype, "max_pool2d_backward")?,
+        grid_for(planes),
+        block(),
+        args,
+    )?;
     Ok(out)
 }
 
@@ -134,8 +164,18 @@ pub fn avg_pool2d(x: &Tensor, planes: usize, plan: &AvgPlan, backward: bool) -> 
     let out = output(&dev, work, dtype)?;
     let mut keep = None;
     let px = dense(&dev, x, &mut keep)?;
-    let base = if backward { "avg_pool2d_bwd" } else { "avg_pool2d_fwd" };
+    let base = if backward {
+        "avg_pool2d_bwd"
+    } else {
+        "avg_pool2d_fwd"
+    };
     let args = Args::new().arg(planes as i64).arg(g).arg(px).arg(out.ptr());
-    launch(&dev, &kname(base, dtype, "avg_pool2d")?, grid_for(work), block(), args)?;
+    launch(
+        &dev,
+        &kname(base, dtype, "avg_pool2d")?,
+        grid_for(work),
+        block(),
+        args,
+    )?;
     Ok(storage(out))
 }

@@ -41,8 +41,17 @@ pub fn fold(
     }
     if r == 0 {
         // An empty sum is 0 (max/min of nothing is refused by the caller).
-        let args = Args::new().arg(rows as i64).arg(out.ptr()).float(dtype, 0.0);
-        launch(&dev, &kname("fill", dtype, "sum")?, grid_for(rows), block(), args)?;
+        let args = Args::new()
+            .arg(rows as i64)
+            .arg(out.ptr())
+            .float(dtype, 0.0);
+        launch(
+            &dev,
+            &kname("fill", dtype, "sum")?,
+            grid_for(rows),
+            block(),
+            args,
+        )?;
         return Ok(storage(out));
     }
     let (_, base) = operand(x)?;
@@ -53,7 +62,7 @@ pub fn fold(
     } else {
         if how == Fold::Sum {
             if let Some((pre, d, post)) = middle_block(x, axes) {
-                sum_mid(&dev, dtype, pre, d, post, base, out.ptr(), 1.0)?;
+                sum_mid(&dev, dtype, (pre, d, post), base, out.ptr(), 1.0)?;
                 return Ok(storage(out));
             }
         }
@@ -64,9 +73,19 @@ pub fn fold(
     match how {
         Fold::Sum => sum_rows(&dev, dtype, rows, r, src, out.ptr(), 1.0)?,
         Fold::Max | Fold::Min => {
-            let base = if how == Fold::Max { "max_last" } else { "min_last" };
+            let base = if how == Fold::Max {
+                "max_last"
+            } else {
+                "min_last"
+            };
             let args = Args::new().arg(r as i64).arg(src).arg(out.ptr()).arg(0u64);
-            launch(&dev, &kname(base, dtype, "max")?, [rows as u32, 1, 1], block(), args)?;
+            launch(
+                &dev,
+                &kname(base, dtype, "max")?,
+                [rows as u32, 1, 1],
+                block(),
+                args,
+            )?;
         }
     }
     Ok(storage(out))
@@ -120,16 +139,20 @@ pub(crate) fn sum_rows(
         .arg(src)
         .arg(out)
         .float(dtype, scale);
-    launch(dev, &kname("sum_last", dtype, "sum")?, [rows as u32, 1, 1], block(), args)
+    launch(
+        dev,
+        &kname("sum_last", dtype, "sum")?,
+        [rows as u32, 1, 1],
+        block(),
+        args,
+    )
 }
 
 /// `out[p, q] = scale * sum_i src[p, i, q]` for dense `src` of `[pre, d, post]`.
 pub(crate) fn sum_mid(
     dev: &Arc<CudaDevice>,
     dtype: DType,
-    pre: usize,
-    d: usize,
-    post: usize,
+    (pre, d, post): (usize, usize, usize),
     src: u64,
     out: u64,
     scale: f64,
@@ -141,5 +164,11 @@ pub(crate) fn sum_mid(
         .arg(src)
         .arg(out)
         .float(dtype, scale);
-    launch(dev, &kname("sum_mid", dtype, "sum")?, grid_for(pre * post), block(), args)
+    launch(
+        dev,
+        &kname("sum_mid", dtype, "sum")?,
+        grid_for(pre * post),
+        block(),
+        args,
+    )
 }

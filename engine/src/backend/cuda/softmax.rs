@@ -29,7 +29,11 @@ pub fn along_axis(x: &Tensor, axis: usize, f: RowFn) -> Result<Storage> {
     let rows = pre * post;
     let k = i32::try_from(d)
         .map_err(|_| Error::Invalid(format!("softmax on CUDA: axis of {d} is too long")))?;
-    let out_len = if f == RowFn::LogSumExp { rows } else { rows * d };
+    let out_len = if f == RowFn::LogSumExp {
+        rows
+    } else {
+        rows * d
+    };
     let out = output(&dev, out_len, dtype)?;
     if rows * d == 0 {
         return Ok(storage(out));

@@ -9,7 +9,6 @@ use crate::layout::Layout;
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Tensor};
 
-
 fn bytes_of(c: &CpuStorage) -> &[u8] {
     fn cast<T>(v: &[T]) -> &[u8] {
         // SAFETY: plain numbers; the byte view covers exactly the slice.
@@ -81,7 +80,9 @@ pub(crate) fn download(t: &Tensor) -> Result<CpuStorage> {
     };
     let (dev, src) = match &dense {
         Some(s) => {
-            let b = s.cuda().ok_or_else(|| crate::Error::Cuda("lost a device copy".into()))?;
+            let b = s
+                .cuda()
+                .ok_or_else(|| crate::Error::Cuda("lost a device copy".into()))?;
             (b.dev().clone(), b.ptr())
         }
         None => {
@@ -118,7 +119,6 @@ pub(crate) fn download(t: &Tensor) -> Result<CpuStorage> {
 pub(crate) fn to_other_device(t: &Tensor, ordinal: usize) -> Result<CudaBuffer> {
     upload(&download(t)?, ordinal)
 }
-
 
 /// Host results placed on `device` (uploaded for a CUDA device): for ops that run on the host.
 pub(crate) fn place(data: CpuStorage, device: crate::Device) -> Result<Storage> {
@@ -164,7 +164,14 @@ pub(crate) fn concat(parts: &[Tensor], axis: usize, shape: &[usize]) -> Result<S
                 offset: 0,
             };
             let lp = l3.permute(&[1, 0, 2])?;
-            copy_view(&dev, src, &lp, dtype, dst_base + (off * pre * post) as u64 * es, n)?;
+            copy_view(
+                &dev,
+                src,
+                &lp,
+                dtype,
+                dst_base + (off * pre * post) as u64 * es,
+                n,
+            )?;
         }
         off += s;
     }

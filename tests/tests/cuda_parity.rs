@@ -1,0 +1,294 @@
+//! CUDA backend against the CPU backend: every registered op case, its value and its first and
+//! second derivatives (f64), its value in f32, gradcheck in f64 on the device, transfers, the
+//! caching allocator and mixed-device errors. On a machine with a GPU this runs on `cuda:0`;
+//! without one it runs on the kernel emulator (the same `.cu` kernels compiled for the CPU), so
+//! the backend's dispatch, launch shapes and argument lists are exercised everywhere. Skipped
+//! with a message only when there is neither a GPU nor a C++ compiler (an error under CI=true).
+
+use maxl_engine::backend::cuda;
+use maxl_engine::gradcheck::{gradcheck_order, GradcheckOptions, Mode};
+use maxl_engine::ops::cases::{all_cases, OpCase};
+use maxl_engine::{grad_with, DType, Device, Rng, Tensor};
+use std::sync::OnceLock;
+
+/// Tests of this file take turns (the memory test reads the device's allocator figures).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The device under test: a real GPU when there is one, else the emulator.
+fn device() -> Option<Device> {
+    static DEV: OnceLock<Option<Device>> = OnceLock::new();
+    *DEV.get_or_init(|| {
+        if maxl_kernels::gpus().is_ok_and(|g| !g.is_empty()) {
+            eprintln!("cuda parity: on the GPU cuda:0");
+            return Some(Device::Cuda(0));
+        }
+        match maxl_kernels::emulator::compiler_available() {
+            Ok(_) => {
+                cuda::use_emulator();
+                eprintln!("cuda parity: no GPU here, on the kernel emulator");
+                Some(Device::Cuda(0))
+            }
+            Err(e) => {
+                let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+                assert!(
+                    !ci,
+                    "CI=true but neither a GPU nor the kernel emulator: {e}"
+                );
+                eprintln!("SKIPPED: no GPU and no C++ compiler for the kernel emulator: {e}");
+                None
+            }
+        }
+    })
+}
+
+fn close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{what}: {} values vs {}", got.len(), want.len()));
+    }
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let ok = (g - w).abs() <= atol + rtol * w.abs() || (g.is_nan() && w.is_nan());
+        if !ok {
+            return Err(format!("{what}: element {i}: device {g} vs cpu {w}"));
+        }
+    }
+    Ok(())
+}
+
+fn leaves(xs: &[Tensor], dev: Device) -> Vec<Tensor> {
+    xs.iter()
+        .map(|t| {
+            let t = t.to_device(dev).expect("to_device");
+            if t.dtype().is_float() {
+                t.set_requires_grad(true).expect("requires_grad")
+            } else {
+                t
+            }
+        })
+        .collect()
+}
+
+/// Value, gradient and gradient-of-gradient of a case on `dev`, as host vectors.
+fn derivatives(case: &OpCase, xs: &[Tensor], dev: Device, seed: u64) -> Vec<Vec<f64>> {
+    let xs = leaves(xs, dev);
+    let y = (case.f)(&xs).unwrap_or_else(|e| panic!("{} on {dev}: {e}", case.op));
+    assert_eq!(y.device(), dev, "{}: result on the wrong device", case.op);
+    let mut out = vec![y.to_vec_f64().expect("read y")];
+    let diff: Vec<Tensor> = xs.iter().filter(|t| t.requires_grad()).cloned().collect();
+    if !y.requires_grad() || diff.is_empty() {
+        return out;
+    }
+    let mut rng = Rng::new(seed ^ 0xc0da);
+    let v = Tensor::randn(y.shape(), y.dtype(), &mut rng)
+        .to_device(dev)
+        .expect("v");
+    let l = y.mul(&v).and_then(|t| t.sum_all()).expect("loss");
+    let g = grad_with(&[l], &diff, None, true, true).expect("grad");
+    let mut l2: Option<Tensor> = None;
+    for gi in &g {
+        out.push(gi.to_vec_f64().expect("read g"));
+        if gi.requires_grad() {
+            let u = Tensor::randn(gi.shape(), gi.dtype(), &mut rng)
+                .to_device(dev)
+                .expect("u");
+            let term = gi.mul(&u).and_then(|t| t.sum_all()).expect("term");
+            l2 = Some(match l2 {
+                Some(a) => a.add(&term).expect("sum"),
+                None => term,
+            });
+        }
+    }
+    if let Some(l2) = l2 {
+        for gg in grad_with(&[l2], &diff, None, false, true).expect("grad of grad") {
+            out.push(gg.to_vec_f64().expect("read gg"));
+        }
+    }
+    out
+}
+
+trait ToVecF64 {
+    fn to_vec_f64(&self) -> maxl_engine::Result<Vec<f64>>;
+}
+impl ToVecF64 for Tensor {
+    fn to_vec_f64(&self) -> maxl_engine::Result<Vec<f64>> {
+        Ok(self.to_device(Device::Cpu)?.to_f64_vec())
+    }
+}
+
+#[test]
+fn every_op_and_its_first_and_second_derivatives_match_the_cpu_in_f64() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut failures = Vec::new();
+    let cases = all_cases();
+    for case in &cases {
+        let xs = case.make_inputs(5);
+        let cpu = derivatives(case, &xs, Device::Cpu, 5);
+        let gpu = derivatives(case, &xs, dev, 5);
+        if cpu.len() != gpu.len() {
+            failures.push(format!(
+                "{} ({}): {} results vs {}",
+                case.op,
+                case.what,
+                gpu.len(),
+                cpu.len()
+            ));
+            continue;
+        }
+        for (k, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+            let what = format!("{} ({}) result {k}", case.op, case.what);
+            if let Err(e) = close(&what, g, c, 1e-9, 1e-11) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "{} cases: values, gradients and second derivatives agree",
+        cases.len()
+    );
+}
+
+#[test]
+fn every_op_matches_the_cpu_in_f32() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut failures = Vec::new();
+    for case in all_cases() {
+        let xs: Vec<Tensor> = case
+            .make_inputs(9)
+            .into_iter()
+            .map(|t| {
+                if t.dtype() == DType::F64 {
+                    Tensor::from_f64s(&t.to_f64_vec(), t.shape(), DType::F32)
+                } else {
+                    t
+                }
+            })
+            .collect();
+        let want = (case.f)(&xs).map(|y| y.to_f64_vec());
+        let on_dev: Vec<Tensor> = xs.iter().map(|t| t.to_device(dev).unwrap()).collect();
+        let got = (case.f)(&on_dev).and_then(|y| y.to_vec_f64());
+        match (got, want) {
+            (Ok(g), Ok(w)) => {
+                if let Err(e) = close(case.op, &g, &w, 2e-5, 2e-5) {
+                    failures.push(format!("{} ({}): {e}", case.op, case.what));
+                }
+            }
+            (g, w) => failures.push(format!(
+                "{} ({}): {:?} vs {:?}",
+                case.op,
+                case.what,
+                g.err(),
+                w.err()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn gradcheck_in_f64_on_the_device() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let opts = GradcheckOptions {
+        mode: Mode::Fast,
+        seed: 2,
+        ..GradcheckOptions::default()
+    };
+    let mut failures = Vec::new();
+    for case in all_cases() {
+        let xs: Vec<Tensor> = case
+            .make_inputs(2)
+            .iter()
+            .map(|t| t.to_device(dev).unwrap())
+            .collect();
+        let f = |ys: &[Tensor]| (case.f)(ys).map(|y| vec![y]);
+        match gradcheck_order(&f, &xs, 2, &opts) {
+            Ok(r) if r.passed && r.compared > 0 => {}
+            other => failures.push(format!("{} ({}): {other:?}", case.op, case.what)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn transfers_round_trip_and_views_download_in_order() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let x = Tensor::from_vec((0..24).map(|v| v as f32).collect::<Vec<_>>(), &[2, 3, 4]).unwrap();
+    let d = x.to_device(dev).unwrap();
+    assert_eq!(d.device(), dev);
+    assert_eq!(d.to_vec::<f32>().unwrap(), x.to_vec::<f32>().unwrap());
+    // A permuted, narrowed view reads in its own logical order.
+    let v = d.permute(&[2, 0, 1]).unwrap().narrow(0, 1, 2).unwrap();
+    let w = x.permute(&[2, 0, 1]).unwrap().narrow(0, 1, 2).unwrap();
+    assert_eq!(v.to_vec::<f32>().unwrap(), w.to_vec::<f32>().unwrap());
+    assert_eq!(
+        v.contiguous().unwrap().to_vec::<f32>().unwrap(),
+        w.to_vec::<f32>().unwrap()
+    );
+    let i = Tensor::from_vec(vec![3i64, -1, 7], &[3])
+        .unwrap()
+        .to_device(dev)
+        .unwrap();
+    assert_eq!(i.to_vec::<i64>().unwrap(), vec![3, -1, 7]);
+    assert_eq!(d.sum_all().unwrap().item().unwrap(), 276.0);
+    let z = Tensor::full_on(&[5], 2.5, DType::F64, dev).unwrap();
+    assert_eq!(z.to_vec::<f64>().unwrap(), vec![2.5; 5]);
+    assert_eq!(z.zeros_like().device(), dev);
+}
+
+#[test]
+fn mixing_devices_is_an_error_naming_both() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let a = Tensor::ones(&[2], DType::F32);
+    let b = a.to_device(dev).unwrap();
+    let e = a.add(&b).unwrap_err().to_string();
+    assert!(e.contains("cpu") && e.contains("cuda:0"), "{e}");
+    let e = b
+        .matmul(&a.reshape(&[2, 1]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("device mismatch"), "{e}");
+}
+
+#[test]
+fn freed_buffers_are_reused_and_nothing_leaks() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let Device::Cuda(n) = dev else { unreachable!() };
+    let d = cuda::device(n).unwrap();
+    let x = Tensor::randn(&[64, 64], DType::F32, &mut Rng::new(1))
+        .to_device(dev)
+        .unwrap()
+        .set_requires_grad(true)
+        .unwrap();
+    let step = || {
+        let y = x.matmul(&x).unwrap().tanh().unwrap().sum_all().unwrap();
+        let g = maxl_engine::grad(&[y], std::slice::from_ref(&x), None, true).unwrap();
+        g[0].sum_all().unwrap().item().unwrap()
+    };
+    let first = step();
+    let after_first = d.memory_stats();
+    for _ in 0..5 {
+        assert_eq!(step(), first, "same inputs, same bits");
+    }
+    let after = d.memory_stats();
+    assert_eq!(
+        after.in_use, after_first.in_use,
+        "blocks in use return to the same level"
+    );
+    assert_eq!(
+        after.peak, after_first.peak,
+        "later steps reuse cached blocks"
+    );
+}
