@@ -441,7 +441,7 @@ impl Checkpoint {
             k.labels = labels;
         }
         t.epoch = self.epoch;
-        Ok(())
+        t.place()
     }
 }
 

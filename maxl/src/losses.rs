@@ -14,7 +14,9 @@ pub fn mask_softmax(
     h: &Hierarchy,
     exact: bool,
 ) -> Result<Tensor> {
-    let table = h.log_mask(exact, logits.dtype());
+    let table = h
+        .log_mask(exact, logits.dtype())
+        .to_device(logits.device())?;
     let rows = table.index_select(0, primary)?;
     logits.add(&rows)?.softmax(1)
 }

@@ -20,26 +20,20 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// The device under test: a real GPU when there is one, else the emulator.
 fn device() -> Option<Device> {
     static DEV: OnceLock<Option<Device>> = OnceLock::new();
-    *DEV.get_or_init(|| {
-        if maxl_kernels::gpus().is_ok_and(|g| !g.is_empty()) {
-            eprintln!("cuda parity: on the GPU cuda:0");
-            return Some(Device::Cuda(0));
+    *DEV.get_or_init(|| match cuda::gpu_or_emulator() {
+        Ok(d) => {
+            let name = cuda::device(0).map(|x| x.describe()).unwrap_or_default();
+            eprintln!("cuda parity: on {d}, {name}");
+            Some(d)
         }
-        match maxl_kernels::emulator::compiler_available() {
-            Ok(_) => {
-                cuda::use_emulator();
-                eprintln!("cuda parity: no GPU here, on the kernel emulator");
-                Some(Device::Cuda(0))
-            }
-            Err(e) => {
-                let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-                assert!(
-                    !ci,
-                    "CI=true but neither a GPU nor the kernel emulator: {e}"
-                );
-                eprintln!("SKIPPED: no GPU and no C++ compiler for the kernel emulator: {e}");
-                None
-            }
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(
+                !ci,
+                "CI=true but neither a GPU nor the kernel emulator: {e}"
+            );
+            eprintln!("SKIPPED: no GPU and no C++ compiler for the kernel emulator: {e}");
+            None
         }
     })
 }

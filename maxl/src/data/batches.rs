@@ -72,6 +72,15 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The batch with its images and labels on `device` (the same batch on the CPU).
+    pub fn to_device(self, device: maxl_engine::Device) -> crate::Result<Batch> {
+        Ok(Batch {
+            images: self.images.to_device(device)?,
+            labels: self.labels.to_device(device)?,
+            ..self
+        })
+    }
+
     /// (images, labels).
     pub fn into_pair(self) -> (Tensor, Tensor) {
         (self.images, self.labels)

@@ -25,6 +25,16 @@ pub struct NetState {
     pub buffers: Params,
 }
 
+impl NetState {
+    /// The state on `device` (parameters stay leaves that require grad).
+    pub fn to_device(&self, device: maxl_engine::Device) -> crate::Result<NetState> {
+        Ok(NetState {
+            params: self.params.to_device(device)?,
+            buffers: self.buffers.to_device(device)?,
+        })
+    }
+}
+
 impl Net {
     /// The multi-task network: primary head (P classes) and auxiliary head (sum psi).
     pub fn multi_task(backbone: Backbone, input: InputShape, primary: usize, aux: usize) -> Net {

@@ -81,6 +81,29 @@ impl Params {
         Ok(out)
     }
 
+    /// Copies on `device`; parameters stay leaves that require grad, buffers stay constants.
+    pub fn to_device(&self, device: maxl_engine::Device) -> Result<Params> {
+        let mut out = Params::new();
+        for (k, v) in &self.map {
+            let c = v.to_device(device)?;
+            let c = if v.requires_grad() && !c.requires_grad() {
+                c.set_requires_grad(true)?
+            } else {
+                c
+            };
+            out.insert(k.clone(), c);
+        }
+        Ok(out)
+    }
+
+    /// The device of the tensors (of the first one; the CPU for an empty map).
+    pub fn device(&self) -> maxl_engine::Device {
+        self.map
+            .values()
+            .next()
+            .map_or(maxl_engine::Device::Cpu, Tensor::device)
+    }
+
     /// Copies converted to `dtype` (f64 for gradient checks); parameters stay leaves that
     /// require grad, buffers stay constants.
     pub fn to_dtype(&self, dtype: maxl_engine::DType) -> Result<Params> {

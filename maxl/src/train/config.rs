@@ -122,6 +122,10 @@ pub struct TrainConfig {
     /// Measure the gradient cosine similarity every this many pass-1 batches (0: never).
     pub cosine_every: usize,
     pub seed: u64,
+    /// Where the networks and batches live (`Cpu` or `Cuda(n)`): a place, not a setting of
+    /// the experiment, so it is not serialised (the CLI keeps it with the data folder).
+    #[serde(skip, default)]
+    pub device: maxl_engine::Device,
 }
 
 impl Default for TrainConfig {
@@ -144,6 +148,7 @@ impl Default for TrainConfig {
             exact_mask: false,
             cosine_every: 10,
             seed: 0,
+            device: maxl_engine::Device::Cpu,
         }
     }
 }

@@ -113,14 +113,16 @@ impl Autoencoder {
         layer(params, "encoder.1", &h)
     }
 
-    /// The latent codes `[B, latent]`.
+    /// The latent codes `[B, latent]` (images moved to the parameters' device).
     pub fn encode(&self, params: &Params, images: &Tensor) -> Result<Tensor> {
-        self.encode_flat(params, &self.flat(images)?)
+        let images = images.to_device(params.device())?;
+        self.encode_flat(params, &self.flat(&images)?)
     }
 
     /// The reconstruction loss: mean squared error over every value of the batch.
     pub fn loss(&self, params: &Params, images: &Tensor) -> Result<Tensor> {
-        let x = self.flat(images)?;
+        let images = images.to_device(params.device())?;
+        let x = self.flat(&images)?;
         let z = self.encode_flat(params, &x)?;
         let h = layer(params, "decoder.0", &z)?.relu()?;
         let y = layer(params, "decoder.1", &h)?;

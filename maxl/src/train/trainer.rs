@@ -146,7 +146,7 @@ impl Trainer {
         };
         let kmeans =
             (cfg.method == Method::KMeans).then(|| KMeansState::new(train.image_len(), cfg.seed));
-        Ok(Trainer {
+        let mut t = Trainer {
             opt1: Sgd::new(cfg.lr, cfg.momentum, cfg.weight_decay),
             opt2: Sgd::new(cfg.gen_lr, 0.0, cfg.gen_weight_decay),
             schedule: cfg.schedule.schedule(cfg.epochs),
@@ -158,7 +158,27 @@ impl Trainer {
             epoch: 0,
             kmeans,
             fixed_aux,
-        })
+        };
+        t.place()?;
+        Ok(t)
+    }
+
+    /// Moves the networks, optimiser states and the autoencoder to `cfg.device` (after
+    /// construction and after restoring a checkpoint, whose tensors are read on the host).
+    pub fn place(&mut self) -> Result<()> {
+        let dev = self.cfg.device;
+        dev.ensure_available()?;
+        self.mt = self.mt.to_device(dev)?;
+        if let Some(g) = &self.gen {
+            self.gen = Some(g.to_device(dev)?);
+        }
+        self.opt1.state = self.opt1.state.to_device(dev)?;
+        self.opt2.state = self.opt2.state.to_device(dev)?;
+        if let Some(k) = &mut self.kmeans {
+            k.params = k.params.to_device(dev)?;
+            k.opt.state = k.opt.state.to_device(dev)?;
+        }
+        Ok(())
     }
 
     /// The per-sample auxiliary columns of pass 1: fixed (Random, Human) or the current
@@ -181,7 +201,7 @@ impl Trainer {
             )));
         }
         let picked: Vec<i64> = indices.iter().map(|&i| cols[i] as i64).collect();
-        let idx = Tensor::from_vec(picked, &[indices.len()])?;
+        let idx = Tensor::from_vec(picked, &[indices.len()])?.to_device(self.cfg.device)?;
         Ok(Some(Tensor::one_hot(
             &idx,
             self.setup.hierarchy.total(),
@@ -194,7 +214,7 @@ impl Trainer {
         let _g = no_grad();
         let (mut loss, mut right, mut n) = (0.0, 0, 0);
         for batch in test.epoch(0) {
-            let b = batch?;
+            let b = batch?.to_device(self.cfg.device)?;
             let (_, logits, _) =
                 self.net
                     .forward(&self.mt.params, &self.mt.buffers, &b.images, false, false)?;
@@ -235,7 +255,7 @@ impl Trainer {
         let (mut loss, mut right, mut n, mut cos_sum, mut cos_n) = (0.0, 0, 0, 0.0, 0);
         let mut used = vec![false; self.setup.hierarchy.total()];
         for batch in train.epoch(2 * e as u64) {
-            let b = batch?;
+            let b = batch?.to_device(self.cfg.device)?;
             let size = b.indices.len();
             let aux = match &self.gen {
                 Some(gen) => {
@@ -301,7 +321,7 @@ impl Trainer {
             let mut gen = gen;
             let (mut lb, mut la, mut rb, mut ra, mut n) = (0.0, 0.0, 0, 0, 0);
             for batch in train.epoch(2 * e as u64 + 1) {
-                let b = batch?;
+                let b = batch?.to_device(self.cfg.device)?;
                 let size = b.indices.len();
                 let out = if self.cfg.method == Method::MaxlFo {
                     self.setup

@@ -42,3 +42,18 @@ pub fn set_allow_tf32(on: bool) {
 pub fn allow_tf32() -> bool {
     ALLOW_TF32.load(Ordering::Relaxed)
 }
+
+/// The device for GPU tests and checks: `cuda:0` when the driver sees a GPU, else the kernel
+/// emulator (switched on here) when a C++ compiler can build it; `Err` says why neither works.
+pub fn gpu_or_emulator() -> std::result::Result<crate::Device, String> {
+    if maxl_kernels::gpus().is_ok_and(|g| !g.is_empty()) {
+        return Ok(crate::Device::Cuda(0));
+    }
+    match maxl_kernels::emulator::compiler_available() {
+        Ok(_) => {
+            use_emulator();
+            Ok(crate::Device::Cuda(0))
+        }
+        Err(e) => Err(format!("no GPU and no kernel emulator: {e}")),
+    }
+}
