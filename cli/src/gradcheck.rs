@@ -25,7 +25,7 @@ pub struct Args {
     /// Seed of the random inputs and projections.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Device to check on: cpu (cuda needs the CUDA backend, not built yet).
+    /// Device to check on: cpu, cuda or cuda:N (the inputs are moved there; f64 throughout).
     #[arg(long, default_value = "cpu")]
     device: String,
 }
@@ -37,9 +37,14 @@ struct OrderResult {
     error: Option<String>,
 }
 
-fn check_case(case: &OpCase, order: usize, opts: &GradcheckOptions) -> OrderResult {
+fn check_case(case: &OpCase, order: usize, opts: &GradcheckOptions, dev: Device) -> OrderResult {
     let f = |xs: &[Tensor]| (case.f)(xs).map(|y| vec![y]);
-    match gradcheck_order(&f, &case.make_inputs(opts.seed), order, opts) {
+    let inputs = case
+        .make_inputs(opts.seed)
+        .iter()
+        .map(|t| t.to_device(dev))
+        .collect::<maxl_engine::Result<Vec<_>>>();
+    match inputs.and_then(|xs| gradcheck_order(&f, &xs, order, opts)) {
         Ok(r) => OrderResult {
             abs: r.max_abs_err,
             rel: r.max_rel_err,
@@ -59,7 +64,8 @@ pub fn run(a: Args) -> Result<bool> {
     if a.order == 0 {
         bail!("--order must be at least 1");
     }
-    Device::parse(&a.device)?.ensure_available()?;
+    let dev = Device::parse(&a.device)?;
+    dev.ensure_available()?;
     let cases = all_cases();
     let mut by_op: BTreeMap<&str, Vec<&OpCase>> = BTreeMap::new();
     for c in &cases {
@@ -96,7 +102,7 @@ pub fn run(a: Args) -> Result<bool> {
                 error: None,
             };
             for case in op_cases {
-                let r = check_case(case, order, &opts);
+                let r = check_case(case, order, &opts, dev);
                 worst.abs = worst.abs.max(r.abs);
                 worst.rel = worst.rel.max(r.rel);
                 if r.abs.is_nan() {
@@ -151,7 +157,7 @@ pub fn run(a: Args) -> Result<bool> {
     if a.json {
         println!(
             "{}",
-            json!({"ops": n_ops, "passed": n_passed, "order": a.order})
+            json!({"ops": n_ops, "passed": n_passed, "order": a.order, "device": dev.to_string()})
         );
     } else {
         println!("{n_passed}/{n_ops} ops passed up to order {}", a.order);

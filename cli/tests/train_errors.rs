@@ -31,7 +31,7 @@ fn bad_input_is_one_line_and_leaves_no_run_folder() {
         (vec!["--model", "vgg19"], "unknown model 'vgg19'"),
         (vec!["--method", "magic"], "unknown method 'magic'"),
         (vec!["--schedule", "linear"], "unknown schedule 'linear'"),
-        (vec!["--device", "cuda"], "CUDA not available"),
+        (vec!["--device", "cuda:7"], "CUDA not available"),
         (vec!["--device", "cuda:1"], "CUDA not available"),
         (vec!["--device", "tpu"], "unknown device 'tpu'"),
         (

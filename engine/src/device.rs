@@ -35,6 +35,14 @@ impl Device {
         }
     }
 
+    /// Waits until the device has finished all queued work (a no-op on the CPU); for timing.
+    pub fn synchronize(self) -> crate::Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            Device::Cuda(n) => crate::backend::cuda::device(n)?.synchronize(),
+        }
+    }
+
     pub fn is_cuda(self) -> bool {
         matches!(self, Device::Cuda(_))
     }

@@ -18,9 +18,14 @@ pub struct Args {
     /// Print JSON (one object per line). Figures are JSON either way; kept for symmetry.
     #[arg(long)]
     json: bool,
-    /// Device: cpu (cuda needs the CUDA backend, not built yet).
+    /// Device: cpu, cuda or cuda:N. On a GPU each timed run ends with a device
+    /// synchronisation, and gemm runs n = 1024, 2048, 4096.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// On a GPU, let f32 matmuls and convolutions use TF32 tensor cores (PyTorch's
+    /// `allow_tf32`); off by default, so figures are plain FP32.
+    #[arg(long)]
+    tf32: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -47,7 +52,9 @@ pub fn median_secs(
 }
 
 pub fn run(a: Args) -> Result<()> {
-    Device::parse(&a.device)?.ensure_available()?;
+    let dev = Device::parse(&a.device)?;
+    dev.ensure_available()?;
+    maxl_engine::backend::cuda::set_allow_tf32(a.tf32);
     if let Some(t) = a.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(t)
@@ -55,9 +62,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     let threads = rayon::current_num_threads();
     match a.which.as_str() {
-        "gemm" => gemm::run(threads),
-        "b1" => steps::run(steps::Config::B1, threads),
-        "b2" => steps::run(steps::Config::B2, threads),
+        "gemm" => gemm::run(threads, dev, a.tf32),
+        "b1" => steps::run(steps::Config::B1, threads, dev, a.tf32),
+        "b2" => steps::run(steps::Config::B2, threads, dev, a.tf32),
         _ => unreachable!("clap restricts the choices"),
     }
 }

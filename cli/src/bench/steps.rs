@@ -10,7 +10,7 @@ use maxl::losses::cross_entropy;
 use maxl::models::{Backbone, InputShape, Net, NetState};
 use maxl::nn::Sgd;
 use maxl::train::MaxlSetup;
-use maxl_engine::{grad, DType, Rng, Tensor};
+use maxl_engine::{grad, DType, Device, Rng, Tensor};
 use serde_json::json;
 
 /// A benchmark configuration.
@@ -51,22 +51,23 @@ impl Config {
 
 const BATCH: usize = 100;
 
-pub fn run(config: Config, threads: usize) -> Result<()> {
+pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()> {
     let (name, backbone, input, classes, k) = config.parts();
     let mut rng = Rng::new(0);
     let x = Tensor::randn(
         &[BATCH, input.channels, input.height, input.width],
         DType::F32,
         &mut rng,
-    );
+    )
+    .to_device(dev)?;
     let labels: Vec<i64> = (0..BATCH).map(|_| rng.below(classes) as i64).collect();
-    let y = Tensor::from_vec(labels, &[BATCH])?;
+    let y = Tensor::from_vec(labels, &[BATCH])?.to_device(dev)?;
     // Few runs for the slow VGG-16 configuration on a CPU, but never fewer than 10.
     let min_secs = 1.0;
 
     // Single-task step and second-order meta step on the single-task network.
     let single = Net::single_task(backbone, input, classes);
-    let mut st = single.init(&mut rng)?;
+    let mut st = single.init(&mut rng)?.to_device(dev)?;
     let mut opt = Sgd::new(0.1, 0.9, 5e-4);
     let single_s = median_secs(
         || {
@@ -77,6 +78,7 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
                 params: opt.step(&st.params, &g)?,
                 buffers: bufs,
             };
+            dev.synchronize()?;
             Ok(())
         },
         10,
@@ -95,6 +97,7 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
             let fast = st.params.with_tensors(fast)?;
             let (_, fl, _) = single.forward(&fast, &st.buffers, &x, true, false)?;
             grad(&[cross_entropy(&fl[0], &y)?], &params, None, false)?;
+            dev.synchronize()?;
             Ok(())
         },
         10,
@@ -112,8 +115,8 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
         exact_mask: false,
         fd_scale: 0.01,
     };
-    let mut mt = setup.multi_task.init(&mut rng)?;
-    let mut gen = setup.generator.init(&mut rng)?;
+    let mut mt = setup.multi_task.init(&mut rng)?.to_device(dev)?;
+    let mut gen = setup.generator.init(&mut rng)?.to_device(dev)?;
     let mut opt1 = Sgd::new(0.1, 0.9, 5e-4);
     let mut opt2 = Sgd::new(1e-3, 0.0, 5e-4);
     let stage1_s = median_secs(
@@ -124,6 +127,7 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
                 params: opt1.step(&mt.params, &out.grads)?,
                 buffers: out.buffers,
             };
+            dev.synchronize()?;
             Ok(())
         },
         10,
@@ -136,6 +140,7 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
                 params: opt2.step(&gen.params, &out.grads)?,
                 buffers: out.gen_buffers,
             };
+            dev.synchronize()?;
             Ok(())
         },
         10,
@@ -145,7 +150,8 @@ pub fn run(config: Config, threads: usize) -> Result<()> {
         "{}",
         json!({
             "config": name, "single_s": single_s, "meta_s": meta_s, "stage1_s": stage1_s,
-            "stage2_s": stage2_s, "threads": threads, "device": "cpu", "impl": "maxl-rs"
+            "stage2_s": stage2_s, "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
+            "tf32": tf32, "gpu": super::gemm::gpu_name(dev)
         })
     );
     Ok(())

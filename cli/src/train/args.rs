@@ -68,7 +68,7 @@ pub struct Args {
     /// (halved every 50 epochs) or constant [default: cosine]
     #[arg(long, value_name = "NAME")]
     pub schedule: Option<String>,
-    /// Device: cpu, cuda or cuda:N (the CUDA backend is not built yet) [default: cpu]
+    /// Device: cpu, cuda or cuda:N (a GPU through the CUDA driver; MAXL_CUDA_EMULATOR=1 runs the same kernels on the CPU, slowly, for testing) [default: cpu]
     #[arg(long, value_name = "DEV")]
     pub device: Option<String>,
     /// Seed of the initial weights, the shuffles and --train-limit's subset [default: 0]

@@ -90,10 +90,12 @@ pub fn run(a: Args) -> Result<()> {
     set_threads(a.threads)?;
     let (settings, dir, resumed) = settings_and_folder(&a)?;
     settings.validate()?;
-    Device::parse(&settings.device)?.ensure_available()?;
+    let device = Device::parse(&settings.device)?;
+    device.ensure_available()?;
     let split = data::load(&settings)?;
     let (train, test) = (Arc::new(split.train), Arc::new(split.test));
-    let cfg = settings.train.clone();
+    let mut cfg = settings.train.clone();
+    cfg.device = device;
     let mut trainer = Trainer::new(cfg.clone(), &train)?;
     let train_loader = Loader::new(
         train.clone(),

@@ -60,7 +60,9 @@ pub fn restore(run: &Path, o: Overrides) -> Result<Restored> {
         )
     })?;
     let split = super::data::load(&s)?;
-    let mut trainer = Trainer::new(s.train.clone(), &split.train)?;
+    let mut cfg = s.train.clone();
+    cfg.device = maxl_engine::Device::parse(&s.device)?;
+    let mut trainer = Trainer::new(cfg, &split.train)?;
     let epoch = saved.checkpoint.epoch;
     saved
         .checkpoint
