@@ -58,10 +58,11 @@ fn pool_out(
     Ok(out)
 }
 
-/// The i64 values of an index tensor, borrowed when contiguous.
+/// The i64 values of an index tensor (copied from the device when it is on one).
 fn index_values(t: &Tensor) -> Result<Cow<'_, [i64]>> {
-    match t.cpu() {
-        CpuStorage::I64(v) => Ok(to_contiguous(v, t.layout())),
+    match t.cpu_or_none() {
+        Some(CpuStorage::I64(v)) => Ok(to_contiguous(v, t.layout())),
+        None if t.dtype() == crate::DType::I64 => Ok(Cow::Owned(t.to_vec::<i64>()?)),
         _ => Err(Error::UnsupportedDType {
             op: "max_pool2d indices",
             dtype: t.dtype(),
@@ -274,8 +275,7 @@ impl Tensor {
         }
         // Checked on the host: an index out of its plane must be an error, never a write
         // outside the buffer (for CUDA indices this copies them back, a synchronisation).
-        let host = indices.host()?;
-        k::check_plane_indices(op, &index_values(&host)?, input[0] * input[1])?;
+        k::check_plane_indices(op, &index_values(indices)?, input[0] * input[1])?;
         pool_scatter(self, indices, input)
     }
 

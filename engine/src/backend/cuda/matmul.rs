@@ -144,7 +144,7 @@ mod tests {
             .permute(&[1, 0, 2, 3])
             .unwrap();
         assert_eq!(batch_stride(&p, 2), None);
-        assert_eq!(batch_offset(&p, 2, 1), 60);
+        assert_eq!(batch_offset(&p, 2, 1), 40);
         assert_eq!(batch_offset(&p, 2, 3), 20);
     }
 }
