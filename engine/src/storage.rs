@@ -61,6 +61,10 @@ pub(crate) enum StorageData {
 #[derive(Debug)]
 pub struct Storage {
     data: StorageData,
+    /// For i64 buffers uploaded to a device: the host values they were made from. Storage is
+    /// immutable, so the copy stays exact; reading indices back (they are bounds-checked on
+    /// the host before any device access) then costs no device synchronisation.
+    host_mirror: Option<CpuStorage>,
 }
 
 impl Storage {
@@ -72,8 +76,25 @@ impl Storage {
         Storage::account(StorageData::Cuda(buf))
     }
 
+    /// A device buffer uploaded from `host` (kept as its mirror when it holds i64 indices).
+    pub(crate) fn uploaded(buf: CudaBuffer, host: CpuStorage) -> Storage {
+        let mut s = Storage::new_cuda(buf);
+        if matches!(host, CpuStorage::I64(_)) {
+            s.host_mirror = Some(host);
+        }
+        s
+    }
+
+    /// The host copy of an uploaded index buffer, if there is one.
+    pub(crate) fn host_mirror(&self) -> Option<&CpuStorage> {
+        self.host_mirror.as_ref()
+    }
+
     fn account(data: StorageData) -> Storage {
-        let s = Storage { data };
+        let s = Storage {
+            data,
+            host_mirror: None,
+        };
         LIVE_STORAGE_BYTES.fetch_add(s.bytes(), Ordering::Relaxed);
         LIVE_STORAGES.fetch_add(1, Ordering::Relaxed);
         s

@@ -188,9 +188,17 @@ impl Tensor {
         let data: Storage = match (self.device(), device) {
             (Device::Cpu, Device::Cuda(n)) => {
                 let dense = strided::contiguous_storage(self.cpu(), self.layout());
-                Storage::new_cuda(transfer::upload(&dense, n)?)
+                let buf = transfer::upload(&dense, n)?;
+                Storage::uploaded(buf, dense)
             }
-            (Device::Cuda(_), Device::Cpu) => Storage::new(transfer::download(self)?),
+            (Device::Cuda(_), Device::Cpu) => match self.storage().host_mirror() {
+                // The values it was uploaded from, seen through the same view.
+                Some(m) => {
+                    let host = Arc::new(Storage::new(m.clone()));
+                    return Ok(Tensor::build(host, self.layout().clone(), false, None));
+                }
+                None => Storage::new(transfer::download(self)?),
+            },
             (Device::Cuda(_), Device::Cuda(n)) => {
                 Storage::new_cuda(transfer::to_other_device(self, n)?)
             }

@@ -262,6 +262,44 @@ fn transfers_round_trip_and_views_download_in_order() {
 }
 
 #[test]
+fn bad_indices_are_errors_before_any_device_access() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let x = Tensor::ones(&[3, 4], DType::F32).to_device(dev).unwrap();
+    for bad in [vec![0i64, 4], vec![-1, 0]] {
+        let idx = Tensor::from_vec(bad.clone(), &[2])
+            .unwrap()
+            .to_device(dev)
+            .unwrap();
+        let e = x.index_select(1, &idx).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{bad:?}: {e}");
+        let g = idx.reshape(&[1, 2]).unwrap();
+        assert!(x
+            .gather(1, &g)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        let src = Tensor::ones(&[3, 2], DType::F32).to_device(dev).unwrap();
+        let g3 = Tensor::from_vec([bad.clone(), bad.clone(), bad].concat(), &[3, 2])
+            .unwrap()
+            .to_device(dev)
+            .unwrap();
+        let e = x.scatter_add(1, &g3, &src).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+    }
+    // Indices made on the device (max pooling's) read back like uploaded ones.
+    let img = Tensor::randn(&[1, 2, 4, 4], DType::F32, &mut Rng::new(3));
+    let (_, want) = img.max_pool2d_with_indices([2, 2], [2, 2], [0, 0]).unwrap();
+    let (_, got) = img
+        .to_device(dev)
+        .unwrap()
+        .max_pool2d_with_indices([2, 2], [2, 2], [0, 0])
+        .unwrap();
+    assert_eq!(got.device(), dev);
+    assert_eq!(got.to_vec::<i64>().unwrap(), want.to_vec::<i64>().unwrap());
+}
+
+#[test]
 fn mixing_devices_is_an_error_naming_both() {
     let _turn = serial();
     let Some(dev) = device() else { return };

@@ -16,6 +16,14 @@ fn indices(t: &Tensor, op: &'static str) -> Result<Vec<i64>> {
     t.to_vec::<i64>()
 }
 
+/// Every index within `0..size` (checked on the host before a device kernel reads them).
+fn in_bounds(op: &'static str, idx: &[i64], size: usize) -> Result<()> {
+    match idx.iter().find(|&&i| i < 0 || i as usize >= size) {
+        Some(&i) => Err(Error::IndexOutOfRange { op, index: i, size }),
+        None => Ok(()),
+    }
+}
+
 impl Tensor {
     /// Entries `index` (a 1-D i64 tensor) along `axis`.
     pub fn index_select(&self, axis: isize, index: &Tensor) -> Result<Tensor> {
@@ -30,6 +38,18 @@ impl Tensor {
         let idx = indices(index, "index_select")?;
         let mut shape = self.shape().to_vec();
         shape[axis] = idx.len();
+        let op = Op::IndexSelect {
+            axis,
+            index: index.detach(),
+        };
+        if self.device().is_cuda() {
+            in_bounds("index_select", &idx, self.shape()[axis])?;
+            let mut s = vec![1; self.rank()];
+            s[axis] = idx.len();
+            let e = index.detach().reshape(&s)?.broadcast_to(&shape)?;
+            let data = crate::backend::cuda::index::gather(self, axis, &e)?;
+            return Ok(Tensor::from_op(data, &shape, op, &[self]));
+        }
         let host = self.host()?;
         let l = host.layout();
         let data = match host.cpu() {
@@ -47,11 +67,6 @@ impl Tensor {
             )?),
             CpuStorage::I64(_) => unreachable!("checked float"),
         };
-        let data = place(data, self.device())?;
-        let op = Op::IndexSelect {
-            axis,
-            index: index.detach(),
-        };
         Ok(Tensor::from_op(data, &shape, op, &[self]))
     }
 
@@ -62,6 +77,15 @@ impl Tensor {
         let axis = normalize_axis("gather", axis, self.rank())?;
         k::check_index_shape("gather", self.shape(), index.shape(), axis)?;
         let idx = indices(index, "gather")?;
+        if self.device().is_cuda() {
+            in_bounds("gather", &idx, self.shape()[axis])?;
+            let data = crate::backend::cuda::index::gather(self, axis, index)?;
+            let op = Op::Gather {
+                axis,
+                index: index.detach(),
+            };
+            return Ok(Tensor::from_op(data, index.shape(), op, &[self]));
+        }
         let host = self.host()?;
         let l = host.layout();
         let ish = index.shape();
@@ -97,6 +121,17 @@ impl Tensor {
             });
         }
         let idx = indices(index, "scatter_add")?;
+        let full = (0..self.rank()).all(|d| d == axis || index.shape()[d] == self.shape()[d]);
+        if self.device().is_cuda() && full {
+            in_bounds("scatter_add", &idx, self.shape()[axis])?;
+            let data = crate::backend::cuda::index::scatter_add(self, axis, index, src)?;
+            let op = Op::ScatterAdd {
+                axis,
+                index: index.detach(),
+            };
+            return Ok(Tensor::from_op(data, self.shape(), op, &[self, src]));
+        }
+        // Other shapes on a CUDA device go through the host.
         let (hx, hs) = (self.host()?, src.host()?);
         let (l, ls, ish) = (hx.layout(), hs.layout(), index.shape());
         let data = match (hx.cpu(), hs.cpu()) {
@@ -202,6 +237,12 @@ pub(crate) fn gradcheck_cases() -> Vec<super::cases::OpCase> {
             what: "[3,2] along axis 0, index [5,2]",
             inputs: |r| vec![normal(r, &[3, 2]), indices(r, &[5, 2], 3)],
             f: |x| x[0].gather(0, &x[1]),
+        },
+        OpCase {
+            op: "gather",
+            what: "[4,5] along axis 1, index [2,3] (smaller on axis 0)",
+            inputs: |r| vec![normal(r, &[4, 5]), indices(r, &[2, 3], 5)],
+            f: |x| x[0].gather(1, &x[1]),
         },
         OpCase {
             op: "scatter_add",

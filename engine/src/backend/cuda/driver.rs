@@ -133,7 +133,12 @@ impl Runtime for DriverRuntime {
 
     unsafe fn htod(&self, dst: u64, src: &[u8]) -> Result<()> {
         self.bind()?;
-        result::memcpy_htod_sync(dst, src).map_err(driver_err("cuMemcpyHtoD"))
+        // Async on the stream: from pageable memory the driver copies `src` to a staging buffer
+        // before returning (no device synchronisation, unlike cuMemcpyHtoD, which waits for
+        // the queued kernels), so `src` may be dropped afterwards and the copy stays ordered
+        // with the launches.
+        result::memcpy_htod_async(dst, src, std::ptr::null_mut())
+            .map_err(driver_err("cuMemcpyHtoDAsync"))
     }
 
     unsafe fn dtoh(&self, dst: &mut [u8], src: u64) -> Result<()> {

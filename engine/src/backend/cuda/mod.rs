@@ -1,9 +1,12 @@
 //! The CUDA backend: kernels from `maxl-kernels` (compiled once per device with NVRTC) launched
 //! on one stream per device, device buffers from a caching allocator, and host transfers.
 //! Each op family has a file of launchers that the engine's `ops/` files call when their
-//! operands live on a `Cuda(n)` device. Index ops (`index_select`, `gather`, `scatter_add`,
-//! `one_hot`) run on the host for CUDA tensors: their indices must be bounds-checked before
-//! any device access, and in MAXL they touch only label-sized tensors.
+//! operands live on a `Cuda(n)` device. Index ops check their indices on the host before any
+//! device access (an uploaded i64 tensor keeps its host values, so this costs no device
+//! synchronisation); `gather`, `index_select` and `scatter_add` then run on the device
+//! (`scatter_add` with an index smaller than its target on other axes, and `one_hot`, run on
+//! the host). Uploads are asynchronous; downloads (`to_vec`, `item`, batch-norm statistics)
+//! wait for the queued work.
 //!
 //! Runtimes: the CUDA driver, or (with `MAXL_CUDA_EMULATOR=1` or [`use_emulator`]) the kernel
 //! emulator, which runs the same kernels on the CPU so that this backend is tested without a
@@ -17,6 +20,7 @@ mod device;
 mod driver;
 pub mod elementwise;
 mod emulated;
+pub mod index;
 pub mod launch;
 pub mod matmul;
 pub mod norm;

@@ -106,9 +106,14 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         [256, 1, 1],
         args,
     )?;
-    let mean = output(&dev, c, dtype)?;
-    let var = output(&dev, c, dtype)?;
-    let invstd = output(&dev, c, dtype)?;
+    // mean, var and invstd side by side, so one copy brings them back.
+    let stats = output(&dev, 3 * c, dtype)?;
+    let es = dtype.size_in_bytes() as u64;
+    let (mean, var, invstd) = (
+        stats.ptr(),
+        stats.ptr() + c as u64 * es,
+        stats.ptr() + 2 * c as u64 * es,
+    );
     let args = Args::new()
         .arg(ni)
         .arg(ci)
@@ -117,9 +122,9 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         .arg(px)
         .arg(partial.ptr())
         .arg(0f64)
-        .arg(mean.ptr())
-        .arg(var.ptr())
-        .arg(invstd.ptr())
+        .arg(mean)
+        .arg(var)
+        .arg(invstd)
         .arg(0u64)
         .arg(0u64)
         .arg(0f64);
@@ -130,10 +135,9 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         [256, 1, 1],
         args,
     )?;
-    Ok((
-        download_f64(&dev, mean.ptr(), c, dtype)?,
-        download_f64(&dev, var.ptr(), c, dtype)?,
-    ))
+    let all = download_f64(&dev, stats.ptr(), 2 * c, dtype)?;
+    let (m, v) = all.split_at(c);
+    Ok((m.to_vec(), v.to_vec()))
 }
 
 /// `y = (x - mean) invstd w + b` per channel.
