@@ -104,6 +104,8 @@ pub fn run(a: Args) -> Result<bool> {
         ..CompileOptions::default()
     };
 
+    // The kernel emulator (MAXL_CUDA_EMULATOR=1) needs only a C++ compiler.
+    let emulator = maxl_kernels::emulator::compiler_available();
     let env_lines = vec![
         json!({"env": "cpu", "model": cpu, "logical_cpus": logical}),
         json!({"env": "rayon", "threads": threads}),
@@ -123,6 +125,12 @@ pub fn run(a: Args) -> Result<bool> {
                 "memory_bytes": g.total_memory_bytes,
             })).collect::<Vec<Value>>(),
             "error": gpu_error,
+        }),
+        json!({
+            "env": "kernel_emulator",
+            "compiler": emulator.as_ref().ok(),
+            "ok": emulator.is_ok(),
+            "error": emulator.as_ref().err().map(|e| e.to_string()),
         }),
         json!({
             "env": "libnvrtc",
@@ -160,6 +168,12 @@ pub fn run(a: Args) -> Result<bool> {
                     );
                 }
             }
+        }
+        match &emulator {
+            Ok(c) => {
+                println!("emulator:      {c} (MAXL_CUDA_EMULATOR=1 runs the kernels on the CPU)")
+            }
+            Err(e) => println!("emulator:      {e}"),
         }
         match (&nvrtc, nvrtc_version) {
             (Ok(()), Some((x, y))) => println!("libnvrtc:      loaded, NVRTC {x}.{y}"),
