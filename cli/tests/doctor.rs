@@ -47,6 +47,8 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
         gpus["count"].as_u64().unwrap() as usize,
         gpus["devices"].as_array().unwrap().len()
     );
+    let emu = env("kernel_emulator");
+    assert_eq!(emu["ok"].as_bool().unwrap(), emu["error"].is_null(), "{emu}");
     let nvrtc = env("libnvrtc");
     let nvrtc_ok = nvrtc["ok"].as_bool().unwrap();
     assert!(nvrtc["arch"].as_str().unwrap().starts_with("compute_"));
@@ -74,7 +76,7 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
             assert!(e.starts_with("NVRTC not available"), "{e}");
         }
     }
-    assert_eq!(lines.len(), 5 + want.len(), "{out}");
+    assert_eq!(lines.len(), 6 + want.len(), "{out}");
 }
 
 /// The module names, in order, as the kernels crate lists them.
