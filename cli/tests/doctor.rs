@@ -48,7 +48,11 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
         gpus["devices"].as_array().unwrap().len()
     );
     let emu = env("kernel_emulator");
-    assert_eq!(emu["ok"].as_bool().unwrap(), emu["error"].is_null(), "{emu}");
+    assert_eq!(
+        emu["ok"].as_bool().unwrap(),
+        emu["error"].is_null(),
+        "{emu}"
+    );
     let nvrtc = env("libnvrtc");
     let nvrtc_ok = nvrtc["ok"].as_bool().unwrap();
     assert!(nvrtc["arch"].as_str().unwrap().starts_with("compute_"));

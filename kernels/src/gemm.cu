@@ -5,6 +5,11 @@
 //
 // gemm_f32 / gemm_f64: SIMT, shared-memory tiles 64 x 64 x 16, 4 x 4 register blocking.
 //   Launch: block (256), grid (ceil(N / 64), ceil(M / 64), batch).
+// gemm_big_f32: SIMT for large f32 products (M, N >= 128): tiles 128 x 128 x 8, 8 x 8 outputs
+//   per thread read from shared memory as float4 pairs (rows 4 ty.. and 64 + 4 ty.., columns
+//   4 tx.. and 64 + 4 tx..: conflict-free); 128 registers, no spills (ptxas, sm_90), so two
+//   blocks share an SM and one's loads hide behind the other's FMAs.
+//   Launch: block (256), grid (ceil(N / 128), ceil(M / 128), batch).
 // gemm_tf32_f32: tensor cores (mma.sync m16n8k8, TF32 inputs, f32 accumulation), sm_80+ only;
 //   ~10-bit mantissa products: for training (as PyTorch's allow_tf32), not for gradcheck.
 //   Pays from about M, N >= 64 and K >= 32.
@@ -136,5 +141,101 @@ extern "C" __global__ void __launch_bounds__(TC_THREADS) gemm_tf32_f32(GEMM_PARA
     } else {
         if (b_cs == 1) gemm_tc_run<false, true>(sm, g, M, N, K);
         else gemm_tc_run<false, false>(sm, g, M, N, K);
+    }
+}
+
+// ---- large SIMT tiles (f32) ----------------------------------------------------------------
+
+#define BG_BM 128
+#define BG_BN 128
+#define BG_BK 8
+#define BG_THREADS 256
+#define BG_LOADS ((BG_BM * BG_BK) / BG_THREADS) // 4 elements of A and 4 of B per thread
+#define BG_PAD 4                                 // row stride 132: conflict-free stores
+
+struct __align__(16) BigSmem {
+    float a[BG_BK][BG_BM + BG_PAD]; // A tile transposed: a[k][m]
+    float b[BG_BK][BG_BN + BG_PAD];
+};
+
+// Four consecutive floats of shared memory (16-byte aligned by construction).
+struct __align__(16) MaxlF4 {
+    float x, y, z, w;
+};
+
+template <bool AK, bool BNF>
+__device__ __forceinline__ void gemm_big_run(BigSmem& sm, const GemmArgs<float>& g, int M, int N,
+                                             int K) {
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int m0 = blockIdx.y * BG_BM, n0 = blockIdx.x * BG_BN;
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+
+    float ra[BG_LOADS], rb[BG_LOADS];
+    auto fetch = [&](int kt) {
+#pragma unroll
+        for (int i = 0; i < BG_LOADS; ++i) {
+            int mm, ka, nn, kb;
+            a_slot<BG_BM, BG_BK, BG_THREADS, AK>(tid, i, mm, ka);
+            b_slot<BG_BN, BG_BK, BG_THREADS, BNF>(tid, i, nn, kb);
+            // Row/column pointers are recomputed per tile (cheap next to 512 FMAs) rather than
+            // kept, which saves the registers that let two blocks share an SM without spills.
+            ra[i] = kt + ka < K ? g.a.load(g.a.row(m0 + mm), kt + ka) : 0.0f;
+            rb[i] = kt + kb < K ? g.b.load(g.b.col(n0 + nn), kt + kb) : 0.0f;
+        }
+    };
+    for (int kt = 0; kt < K; kt += BG_BK) {
+        // Loads not held across the tile's FMAs: fewer live registers, two blocks per SM
+        // (the other block's FMAs hide these loads).
+        fetch(kt);
+#pragma unroll
+        for (int i = 0; i < BG_LOADS; ++i) {
+            int mm, ka, nn, kb;
+            a_slot<BG_BM, BG_BK, BG_THREADS, AK>(tid, i, mm, ka);
+            b_slot<BG_BN, BG_BK, BG_THREADS, BNF>(tid, i, nn, kb);
+            sm.a[ka][mm] = ra[i];
+            sm.b[kb][nn] = rb[i];
+        }
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < BG_BK; ++k) {
+            const MaxlF4 a0 = *reinterpret_cast<const MaxlF4*>(&sm.a[k][4 * ty]);
+            const MaxlF4 a1 = *reinterpret_cast<const MaxlF4*>(&sm.a[k][64 + 4 * ty]);
+            const MaxlF4 b0 = *reinterpret_cast<const MaxlF4*>(&sm.b[k][4 * tx]);
+            const MaxlF4 b1 = *reinterpret_cast<const MaxlF4*>(&sm.b[k][64 + 4 * tx]);
+            const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+#pragma unroll
+                for (int j = 0; j < 8; ++j) acc[i][j] = m_fma(a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    // Thread rows 4 ty + (0..3) and 64 + 4 ty + (0..3); columns likewise with tx.
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+        const int m = m0 + (i < 4 ? 4 * ty + i : 64 + 4 * ty + (i - 4));
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            const int n = n0 + (j < 4 ? 4 * tx + j : 64 + 4 * tx + (j - 4));
+            if (n < N) g.c(m, n, acc[i][j]);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(BG_THREADS, 2) gemm_big_f32(GEMM_PARAMS(float)) {
+    __shared__ BigSmem sm;
+    const GemmArgs<float> g(GEMM_ARGS);
+    if (a_cs == 1) {
+        if (b_cs == 1) gemm_big_run<true, true>(sm, g, M, N, K);
+        else gemm_big_run<true, false>(sm, g, M, N, K);
+    } else {
+        if (b_cs == 1) gemm_big_run<false, true>(sm, g, M, N, K);
+        else gemm_big_run<false, false>(sm, g, M, N, K);
     }
 }

@@ -136,7 +136,7 @@ const ELEMENTWISE_KERNELS: [&str; 68] =
 const REDUCE_KERNELS: [&str; 10] =
     f32_f64!["sum_last", "sum_partial", "sum_mid", "max_last", "min_last"];
 
-const GEMM_KERNELS: [&str; 3] = ["gemm_f32", "gemm_f64", "gemm_tf32_f32"];
+const GEMM_KERNELS: [&str; 4] = ["gemm_f32", "gemm_f64", "gemm_big_f32", "gemm_tf32_f32"];
 
 const CONV_KERNELS: [&str; 11] = [
     "conv2d_fwd_f32",

@@ -262,6 +262,51 @@ fn transfers_round_trip_and_views_download_in_order() {
 }
 
 #[test]
+fn large_f32_matmuls_take_every_tile_path_and_match_the_cpu() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(8);
+    // 128 x 128 tiles (both sizes >= 128), with transposed operands, a broadcast batch and
+    // edge tiles; and a product below the large-tile sizes.
+    for (m, k, n, ta, tb) in [
+        (200, 37, 140, false, false),
+        (130, 64, 129, true, true),
+        (90, 20, 300, false, true),
+    ] {
+        let a = Tensor::randn(
+            &[2, if ta { k } else { m }, if ta { m } else { k }],
+            DType::F32,
+            &mut rng,
+        );
+        let b = Tensor::randn(
+            &[if tb { n } else { k }, if tb { k } else { n }],
+            DType::F32,
+            &mut rng,
+        );
+        let f = |a: &Tensor, b: &Tensor| {
+            let a = if ta {
+                a.transpose(1, 2).unwrap()
+            } else {
+                a.clone()
+            };
+            let b = if tb { b.t().unwrap() } else { b.clone() };
+            a.matmul(&b).unwrap()
+        };
+        let want = f(&a, &b).to_f64_vec();
+        let got = f(&a.to_device(dev).unwrap(), &b.to_device(dev).unwrap());
+        assert_eq!(got.shape(), &[2, m, n]);
+        close(
+            &format!("matmul {m}x{k}x{n}"),
+            &got.to_vec_f64().unwrap(),
+            &want,
+            1e-4,
+            1e-4,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
 fn bad_indices_are_errors_before_any_device_access() {
     let _turn = serial();
     let Some(dev) = device() else { return };

@@ -80,5 +80,25 @@ int test_gemm() {
         c.close(trans ? "gemm_tf32_f32 130x70x50 A^T B^T, beta 1" : "gemm_tf32_f32 130x70x50",
                 C, want, 2e-2, 2e-3);
     }
+    for (int variant = 0; variant < 4; ++variant) {
+        // Large SIMT tiles: every A/B layout, edge tiles in M, N and K, batches, alpha/beta.
+        const int M = 200, N = 140, K = 37, batch = variant == 3 ? 2 : 1;
+        const bool ta = variant & 1, tb = variant & 2;
+        auto A = rng.vec<float>(batch * M * K), B = rng.vec<float>(batch * K * N);
+        const i64 a_rs = ta ? 1 : K, a_cs = ta ? M : 1;
+        const i64 b_rs = tb ? 1 : N, b_cs = tb ? K : 1;
+        std::vector<float> C = rng.vec<float>(batch * M * N);
+        const double alpha = variant == 1 ? 0.5 : 1.0, beta = variant == 2 ? -1.0 : 0.0;
+        auto want = ref_gemm<float>(M, N, K, batch, alpha, A.data(), M * K, a_rs, a_cs, B.data(),
+                                    K * N, b_rs, b_cs, beta, C, M * N, N, 1);
+        emu_launch(gemm_big_f32, dim3(ceil_div(N, 128), ceil_div(M, 128), batch), dim3(256), M,
+                   N, K, (float)alpha, (const float*)A.data(), (i64)(M * K), a_rs, a_cs,
+                   (const float*)B.data(), (i64)(K * N), b_rs, b_cs, (float)beta, C.data(),
+                   (i64)(M * N), (i64)N, (i64)1);
+        char what[96];
+        std::snprintf(what, sizeof what, "gemm_big_f32 200x140x37 A%s B%s batch %d", ta ? "^T" : "",
+                      tb ? "^T" : "", batch);
+        c.close(what, C, want, 1e-5, 1e-5);
+    }
     return c.failures;
 }

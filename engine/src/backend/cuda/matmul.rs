@@ -58,10 +58,14 @@ pub fn matmul(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<Storag
         )));
     }
     let tf32 = dtype == DType::F32 && super::allow_tf32() && m >= 64 && n >= 64 && k >= 32;
-    let (name, threads) = match (dtype, tf32) {
-        (DType::F32, true) => ("gemm_tf32_f32", 128),
-        (DType::F32, false) => ("gemm_f32", 256),
-        (DType::F64, _) => ("gemm_f64", 256),
+    // Large f32 products take the 128 x 128 tiles; smaller ones the 64 x 64 tiles (more
+    // blocks to spread over the GPU).
+    let big = dtype == DType::F32 && !tf32 && m >= 128 && n >= 128;
+    let (name, threads, tile) = match (dtype, tf32) {
+        (DType::F32, true) => ("gemm_tf32_f32", 128, 64),
+        (DType::F32, false) if big => ("gemm_big_f32", 256, 128),
+        (DType::F32, false) => ("gemm_f32", 256, 64),
+        (DType::F64, _) => ("gemm_f64", 256, 64),
         (other, _) => {
             return Err(Error::UnsupportedDType {
                 op: "matmul",
@@ -72,8 +76,8 @@ pub fn matmul(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<Storag
     let (_, a0) = operand(a)?;
     let (_, b0) = operand(b)?;
     let es = dtype.size_in_bytes() as u64;
-    let gx = n.div_ceil(64) as u32;
-    let gy = m.div_ceil(64) as u32;
+    let gx = n.div_ceil(tile) as u32;
+    let gy = m.div_ceil(tile) as u32;
     let run = |a_addr: u64, a_bs: usize, b_addr: u64, b_bs: usize, c_addr: u64, count: usize| {
         let args = Args::new()
             .arg(m as i32)
