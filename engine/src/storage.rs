@@ -161,6 +161,10 @@ impl Drop for Storage {
     fn drop(&mut self) {
         LIVE_STORAGE_BYTES.fetch_sub(self.bytes(), Ordering::Relaxed);
         LIVE_STORAGES.fetch_sub(1, Ordering::Relaxed);
+        if let StorageData::Cpu(c) = &mut self.data {
+            let buf = std::mem::replace(c, CpuStorage::I64(Vec::new()));
+            crate::backend::cpu::recycle::recycle(buf);
+        }
     }
 }
 

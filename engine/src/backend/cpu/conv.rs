@@ -347,7 +347,8 @@ pub fn conv2d<T: Scratch>(
 ) -> Vec<T> {
     let (hw, plane) = (g.in_plane(), g.out_plane());
     let r = c * g.taps();
-    let mut out = vec![T::zero(); n * k * plane];
+    // Every element is written: by the gemm (no accumulation) or the copy per sample.
+    let mut out = super::recycle::output::<T>(n * k * plane);
     if out.is_empty() {
         return out;
     }

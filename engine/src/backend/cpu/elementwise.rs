@@ -25,7 +25,7 @@ where
 pub fn binary<T, U, F>(a: &[T], la: &Layout, b: &[T], lb: &Layout, f: F) -> Vec<U>
 where
     T: Copy + Send + Sync,
-    U: Copy + Send + Sync + Default,
+    U: Copy + Send + Sync + Default + 'static,
     F: Fn(T, T) -> U + Sync + Send,
 {
     let n = la.numel();
@@ -41,7 +41,8 @@ where
             a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
         };
     }
-    let mut out = vec![U::default(); n];
+    // Every element is written by the row loops below.
+    let mut out = super::recycle::output::<U>(n);
     if n == 0 {
         return out;
     }

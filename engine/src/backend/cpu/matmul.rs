@@ -25,10 +25,11 @@ pub fn matmul<T: Float>(a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Vec<T> {
     let (m, k, n) = (la.shape[r - 2], la.shape[r - 1], lb.shape[r - 1]);
     let nb = r - 2;
     let batches: usize = la.shape[..nb].iter().product();
-    let mut out = vec![T::zero(); batches * m * n];
     if m * n == 0 || k == 0 {
-        return out;
+        return vec![T::zero(); batches * m * n];
     }
+    // Every element is written by the gemms (alpha 0: the destination is not read).
+    let mut out = super::recycle::output::<T>(batches * m * n);
     let (a_rs, a_cs) = (la.strides[r - 2] as isize, la.strides[r - 1] as isize);
     let (b_rs, b_cs) = (lb.strides[r - 2] as isize, lb.strides[r - 1] as isize);
     let flops = m * n * k;

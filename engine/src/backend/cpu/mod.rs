@@ -9,6 +9,7 @@ pub mod index;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod recycle;
 pub mod reduce;
 pub mod strided;
 

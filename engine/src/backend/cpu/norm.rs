@@ -2,6 +2,7 @@
 //! statistics, the normalising affine map, and the fused input and weight gradients. Sums are
 //! taken per channel in f64 in a fixed order, so the bits do not depend on the thread count.
 
+use super::recycle::output;
 use super::PAR_MIN;
 use crate::Float;
 use rayon::prelude::*;
@@ -63,7 +64,7 @@ pub fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f6
 
 /// `y = x * scale[c] + shift[c]`.
 pub fn affine<T: Float>(x: &[T], n: usize, c: usize, l: usize, scale: &[T], shift: &[T]) -> Vec<T> {
-    let mut out = vec![T::zero(); n * c * l];
+    let mut out = output::<T>(n * c * l); // every element written below
     if l == 0 {
         return out;
     }
@@ -154,7 +155,7 @@ pub fn backward_input<T: Float>(
         b.push(T::from_f64(bc));
         k.push(T::from_f64(kc));
     }
-    let mut out = vec![T::zero(); n * c * l];
+    let mut out = output::<T>(n * c * l); // every element written below
     if l == 0 {
         return out;
     }

@@ -48,11 +48,12 @@ pub fn max_pool2d<T: Float>(
     let [h, w] = input;
     let [ho, wo] = output;
     let (hw, plane) = (h * w, ho * wo);
-    let mut out = vec![T::zero(); planes * plane];
-    let mut idx = vec![0i64; planes * plane];
     if plane == 0 || hw == 0 {
-        return (out, idx);
+        return (vec![T::zero(); planes * plane], vec![0i64; planes * plane]);
     }
+    // Every output and index is written below.
+    let mut out = super::recycle::output::<T>(planes * plane);
+    let mut idx = vec![0i64; planes * plane];
     let pairs = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
     let run = |(pi, (o, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[pi * hw..(pi + 1) * hw];
@@ -164,7 +165,7 @@ pub fn plane_gather<T: Float>(
     hw: usize,
     plane: usize,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); planes * plane];
+    let mut out = super::recycle::output::<T>(planes * plane); // all written below
     for_planes(&mut out, plane, planes * plane, |pi, o| {
         let src = &x[pi * hw..(pi + 1) * hw];
         for (v, &i) in o.iter_mut().zip(&idx[pi * plane..(pi + 1) * plane]) {
