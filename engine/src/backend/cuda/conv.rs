@@ -3,9 +3,8 @@
 //! and pixels when the output is too small to fill the GPU, reduced in a fixed order).
 
 use super::launch::{
-    block, device_of, grid_for, kname, launch, operand, output, storage, strided, Args,
+    block, dense_addr, device_of, grid_for, kname, launch, operand, output, storage, strided, Args,
 };
-use super::transfer::copy_view;
 use super::{CudaBuffer, CudaDevice};
 use crate::backend::cpu::conv::ConvGeom;
 use crate::error::{Error, Result};
@@ -46,20 +45,6 @@ fn kgeom(n: usize, c: usize, k: usize, g: &ConvGeom) -> Result<KGeom> {
     })
 }
 
-/// The address of `t`'s elements in dense order (a gathered copy, kept in `keep`, when needed).
-fn dense(dev: &Arc<CudaDevice>, t: &Tensor, keep: &mut Vec<CudaBuffer>) -> Result<u64> {
-    let (_, a) = operand(t)?;
-    if t.layout().is_contiguous() {
-        return Ok(a);
-    }
-    let n = t.numel();
-    let buf = output(dev, n, t.dtype())?;
-    copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
-    let p = buf.ptr();
-    keep.push(buf);
-    Ok(p)
-}
-
 /// Runs `dir` on `a`, `b` (and `bias`) with `nck = [n, c, k]`; the output has `out_len`
 /// elements.
 pub fn conv(
@@ -81,8 +66,8 @@ pub fn conv(
         return Ok(storage(out));
     }
     let mut keep = Vec::new();
-    let pa = dense(&dev, a, &mut keep)?;
-    let pb = dense(&dev, b, &mut keep)?;
+    let pa = dense_addr(&dev, a, &mut keep)?;
+    let pb = dense_addr(&dev, b, &mut keep)?;
     let tc = dtype == DType::F32 && super::allow_tf32();
     let (suffix, threads) = match (dtype, tc) {
         (DType::F32, true) => ("tf32_f32", 128u32),
@@ -101,7 +86,7 @@ pub fn conv(
     match dir {
         ConvDir::Forward => {
             let pbias = match bias {
-                Some(t) => dense(&dev, t, &mut keep)?,
+                Some(t) => dense_addr(&dev, t, &mut keep)?,
                 None => 0,
             };
             let grid = [(n * ho * wo).div_ceil(64) as u32, k.div_ceil(64) as u32, 1];

@@ -105,6 +105,25 @@ pub(crate) fn output(dev: &Arc<CudaDevice>, len: usize, dtype: DType) -> Result<
     dev.alloc(len, dtype)
 }
 
+/// The device address of `t`'s elements in dense row-major order: its own buffer when the view
+/// is dense, else a gathered copy, which is pushed to `keep` so that it lives until the launch.
+pub(crate) fn dense_addr(
+    dev: &Arc<CudaDevice>,
+    t: &Tensor,
+    keep: &mut Vec<CudaBuffer>,
+) -> Result<u64> {
+    let (_, a) = operand(t)?;
+    if t.layout().is_contiguous() {
+        return Ok(a);
+    }
+    let n = t.numel();
+    let buf = output(dev, n, t.dtype())?;
+    super::transfer::copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
+    let p = buf.ptr();
+    keep.push(buf);
+    Ok(p)
+}
+
 /// Wraps a buffer as storage.
 pub(crate) fn storage(buf: CudaBuffer) -> Storage {
     Storage::new_cuda(buf)

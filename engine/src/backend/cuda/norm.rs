@@ -3,13 +3,12 @@
 //! are reduced on the device in fixed chunks and only the per-channel results are copied back.
 
 use super::elementwise::axpby;
-use super::launch::{device_of, kname, launch, operand, output, storage, Args};
-use super::transfer::{copy_view, upload};
+use super::launch::{dense_addr, device_of, kname, launch, output, storage, Args};
+use super::transfer::upload;
 use super::{CudaBuffer, CudaDevice};
 use crate::error::{Error, Result};
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Tensor};
-use std::sync::Arc;
 
 /// Elements per block of the statistics' first stage.
 const CHUNK: usize = 4096;
@@ -26,19 +25,6 @@ fn dims(n: usize, c: usize, l: usize) -> Result<(i32, i32, i32)> {
         )));
     }
     Ok((i(n)?, i(c)?, i(l)?))
-}
-
-fn dense(dev: &Arc<CudaDevice>, t: &Tensor, keep: &mut Vec<CudaBuffer>) -> Result<u64> {
-    let (_, a) = operand(t)?;
-    if t.layout().is_contiguous() {
-        return Ok(a);
-    }
-    let n = t.numel();
-    let buf = output(dev, n, t.dtype())?;
-    copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
-    let p = buf.ptr();
-    keep.push(buf);
-    Ok(p)
 }
 
 /// Host values as a device vector of `dtype`.
@@ -89,7 +75,7 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
     let dtype = x.dtype();
     let (ni, ci, li) = dims(n, c, l)?;
     let mut keep = Vec::new();
-    let px = dense(&dev, x, &mut keep)?;
+    let px = dense_addr(&dev, x, &mut keep)?;
     let chunks = (n * l).div_ceil(CHUNK).max(1);
     let partial = output(&dev, c * chunks * 2, DType::F64)?;
     let args = Args::new()
@@ -153,9 +139,9 @@ pub fn affine(
     let dtype = x.dtype();
     let (ni, ci, li) = dims(n, c, l)?;
     let mut keep = Vec::new();
-    let px = dense(&dev, x, &mut keep)?;
-    let pw = dense(&dev, w, &mut keep)?;
-    let pb = dense(&dev, b, &mut keep)?;
+    let px = dense_addr(&dev, x, &mut keep)?;
+    let pw = dense_addr(&dev, w, &mut keep)?;
+    let pb = dense_addr(&dev, b, &mut keep)?;
     let m = values(mean, dtype, ordinal(&dev))?;
     let r = values(invstd, dtype, ordinal(&dev))?;
     let total = n * c * l;
@@ -191,8 +177,8 @@ pub fn grad_sums(
     let dtype = x.dtype();
     let (ni, ci, li) = dims(n, c, l)?;
     let mut keep = Vec::new();
-    let px = dense(&dev, x, &mut keep)?;
-    let pg = dense(&dev, g, &mut keep)?;
+    let px = dense_addr(&dev, x, &mut keep)?;
+    let pg = dense_addr(&dev, g, &mut keep)?;
     let m = values(mean, dtype, ordinal(&dev))?;
     let chunks = (n * l).div_ceil(CHUNK).max(1);
     let partial = output(&dev, c * chunks * 2, DType::F64)?;
@@ -237,7 +223,7 @@ pub fn combine(
     let (ni, ci, li) = dims(n, c, l)?;
     let total = n * c * l;
     let mut keep = Vec::new();
-    let px = dense(&dev, x, &mut keep)?;
+    let px = dense_addr(&dev, x, &mut keep)?;
     let dx = output(&dev, total, dtype)?;
     let tmp = if terms.len() > 1 {
         Some(output(&dev, total, dtype)?)
@@ -255,7 +241,7 @@ pub fn combine(
             })
             .collect();
         let cb = values(&coef, dtype, ordinal(&dev))?;
-        let pg = dense(&dev, g, &mut keep)?;
+        let pg = dense_addr(&dev, g, &mut keep)?;
         let dst = if i == 0 {
             dx.ptr()
         } else {

@@ -3,31 +3,15 @@
 //! (fixed or adaptive windows) with its adjoint.
 
 use super::elementwise::fill;
-use super::launch::{block, device_of, grid_for, kname, launch, operand, output, storage, Args};
-use super::transfer::copy_view;
-use super::{CudaBuffer, CudaDevice};
+use super::launch::{block, dense_addr, device_of, grid_for, kname, launch, output, storage, Args};
 use crate::backend::cpu::pool::AvgPlan;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use crate::{DType, Tensor};
 use maxl_kernels::params::PoolGeom;
-use std::sync::Arc;
 
 fn i(v: usize) -> Result<i32> {
     i32::try_from(v).map_err(|_| Error::Invalid(format!("pooling on CUDA: size {v} exceeds i32")))
-}
-
-fn dense(dev: &Arc<CudaDevice>, t: &Tensor, keep: &mut Option<CudaBuffer>) -> Result<u64> {
-    let (_, a) = operand(t)?;
-    if t.layout().is_contiguous() {
-        return Ok(a);
-    }
-    let n = t.numel();
-    let buf = output(dev, n, t.dtype())?;
-    copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
-    let p = buf.ptr();
-    *keep = Some(buf);
-    Ok(p)
 }
 
 /// Max pooling of `planes` planes of `input` into `output`: values and i64 in-plane argmax.
@@ -56,8 +40,8 @@ pub fn max_pool2d(
     let total = planes * out[0] * out[1];
     let y = output(&dev, total, dtype)?;
     let idx = output(&dev, total, DType::I64)?;
-    let mut keep = None;
-    let px = dense(&dev, x, &mut keep)?;
+    let mut keep = Vec::new();
+    let px = dense_addr(&dev, x, &mut keep)?;
     let args = Args::new()
         .arg(planes as i64)
         .arg(g)
@@ -85,9 +69,9 @@ pub fn plane_gather(
     let dev = device_of(x)?;
     let dtype = x.dtype();
     let out = output(&dev, planes * plane, dtype)?;
-    let (mut k1, mut k2) = (None, None);
-    let px = dense(&dev, x, &mut k1)?;
-    let pi = dense(&dev, idx, &mut k2)?;
+    let mut keep = Vec::new();
+    let px = dense_addr(&dev, x, &mut keep)?;
+    let pi = dense_addr(&dev, idx, &mut keep)?;
     let args = Args::new()
         .arg(planes as i64)
         .arg(hw as i64)
@@ -117,9 +101,9 @@ pub fn plane_scatter(
     let dtype = g.dtype();
     let out = fill(&dev, planes * hw, dtype, 0.0)?;
     let dst = out.cuda().map(|b| b.ptr()).unwrap_or(0);
-    let (mut k1, mut k2) = (None, None);
-    let pg = dense(&dev, g, &mut k1)?;
-    let pi = dense(&dev, idx, &mut k2)?;
+    let mut keep = Vec::new();
+    let pg = dense_addr(&dev, g, &mut keep)?;
+    let pi = dense_addr(&dev, idx, &mut keep)?;
     let args = Args::new()
         .arg(planes as i64)
         .arg(hw as i64)
@@ -162,8 +146,8 @@ pub fn avg_pool2d(x: &Tensor, planes: usize, plan: &AvgPlan, backward: bool) -> 
     };
     let work = planes * if backward { h * w } else { ho * wo };
     let out = output(&dev, work, dtype)?;
-    let mut keep = None;
-    let px = dense(&dev, x, &mut keep)?;
+    let mut keep = Vec::new();
+    let px = dense_addr(&dev, x, &mut keep)?;
     let base = if backward {
         "avg_pool2d_bwd"
     } else {
