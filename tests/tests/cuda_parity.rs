@@ -307,6 +307,43 @@ fn large_f32_matmuls_take_every_tile_path_and_match_the_cpu() {
 }
 
 #[test]
+fn tf32_matmul_and_convolutions_match_the_cpu_within_tf32_rounding() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(12);
+    let x = Tensor::randn(&[2, 8, 12, 12], DType::F32, &mut rng);
+    let w = Tensor::randn(&[70, 8, 3, 3], DType::F32, &mut rng);
+    let a = Tensor::randn(&[96, 64], DType::F32, &mut rng);
+    let b = Tensor::randn(&[64, 80], DType::F32, &mut rng);
+    let f = |x: &Tensor, w: &Tensor, a: &Tensor, b: &Tensor| -> Vec<Vec<f64>> {
+        let x = x.set_requires_grad(true).unwrap();
+        let w = w.set_requires_grad(true).unwrap();
+        let y = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1]).unwrap();
+        let l = y.mul(&y).unwrap().sum_all().unwrap();
+        // The input gradient runs conv dgrad, the weight gradient conv wgrad.
+        let g = maxl_engine::grad(&[l], &[x, w], None, false).unwrap();
+        [y, g[0].clone(), g[1].clone(), a.matmul(b).unwrap()]
+            .iter()
+            .map(|t| t.to_vec_f64().unwrap())
+            .collect()
+    };
+    let want = f(&x, &w, &a, &b);
+    cuda::set_allow_tf32(true);
+    let on = |t: &Tensor| t.to_device(dev).unwrap();
+    let got = f(&on(&x), &on(&w), &on(&a), &on(&b));
+    cuda::set_allow_tf32(false);
+    let fp32 = f(&on(&x), &on(&w), &on(&a), &on(&b));
+    for k in 0..4 {
+        assert_ne!(got[k], fp32[k], "result {k}: the TF32 kernels did not run");
+    }
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        // TF32 keeps 10 mantissa bits: errors of a few 1e-3 of the largest value.
+        close(&format!("tf32 result {k}"), g, w, 0.0, 1e-2 * scale).unwrap();
+    }
+}
+
+#[test]
 fn bad_indices_are_errors_before_any_device_access() {
     let _turn = serial();
     let Some(dev) = device() else { return };
