@@ -26,12 +26,13 @@ impl Rows {
     }
 }
 
-/// Runs `f(images, labels)` on the images `indices` of `test`, in batches, in eval order, and
-/// stacks its `[B, K]` outputs.
+/// Runs `f(images, labels)` on the images `indices` of `test`, in batches on `device`, in eval
+/// order, and stacks its `[B, K]` outputs.
 fn over(
     test: &Dataset,
     indices: &[usize],
     batch_size: usize,
+    device: maxl_engine::Device,
     f: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
 ) -> Result<Rows> {
     let _g = no_grad();
@@ -39,7 +40,7 @@ fn over(
     let loader = Loader::new(sub.clone(), LoaderConfig::eval(&sub, batch_size))?;
     let (mut values, mut width) = (Vec::new(), 0);
     for batch in loader.epoch(0) {
-        let b = batch?;
+        let b = batch?.to_device(device)?;
         let out = f(&b.images, &b.labels)?;
         width = out.shape().get(1).copied().unwrap_or(1);
         values.extend(out.to_f64_vec());
@@ -49,7 +50,7 @@ fn over(
 
 /// Trunk features `[N, F]` of the trained network (multi-task, or single-task for `single`).
 pub fn features(t: &Trainer, test: &Dataset, indices: &[usize], batch: usize) -> Result<Rows> {
-    over(test, indices, batch, |x, _| {
+    over(test, indices, batch, t.cfg.device, |x, _| {
         let (feats, _, _) = t
             .net
             .forward(&t.mt.params, &t.mt.buffers, x, false, false)?;
@@ -67,7 +68,7 @@ pub fn aux_probabilities(
     batch: usize,
 ) -> Result<Rows> {
     let s = &t.setup;
-    over(test, indices, batch, |x, y| {
+    over(test, indices, batch, t.cfg.device, |x, y| {
         let (_, logits, _) = s
             .generator
             .forward(&gen.params, &gen.buffers, x, false, false)?;
