@@ -1,6 +1,8 @@
 //! maxl-engine: tensors with strided views, a tape-based reverse-mode autodiff whose backward
 //! rules are themselves recorded tensor ops (so gradients of any order work), a CPU backend
-//! (rayon, `gemm`), and `gradcheck`/`gradgradcheck` against finite differences.
+//! (rayon, `gemm`), a CUDA backend (`Device::Cuda(n)`, kernels from `maxl-kernels` compiled
+//! with NVRTC, or run on the CPU by the kernel emulator for tests), and
+//! `gradcheck`/`gradgradcheck` against finite differences.
 //!
 //! ```
 //! use maxl_engine::{grad, DType, Tensor};
