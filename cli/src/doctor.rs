@@ -12,7 +12,8 @@ use std::time::Instant;
 #[derive(clap::Args)]
 pub struct Args {
     /// One JSON object per line: the environment (`{"env": ...}`), then one object per kernel
-    /// module (`{"kernel": name, "ok": bool, "ms": ..., "error": ...}`).
+    /// (`{"kernel": name, "module": ..., "ok": bool, "ms": ..., "error": ...}`; `ms` is the
+    /// compile time of the kernel's module, which NVRTC compiles as one program).
     #[arg(long)]
     json: bool,
     /// NVRTC target architecture (default: compute_<cc> of GPU 0, else compute_90).
@@ -40,15 +41,19 @@ struct ModuleReport {
     ms: Option<f64>,
     kernels: usize,
     error: Option<String>,
+    /// The kernels found in the module's PTX.
+    present: BTreeSet<String>,
 }
 
 fn check_module(m: &maxl_kernels::KernelModule, opts: &CompileOptions) -> ModuleReport {
     let t = Instant::now();
     let result = compile_module(m, opts);
     let ms = t.elapsed().as_secs_f64() * 1e3;
+    let mut present = BTreeSet::new();
     let (ok, error) = match result {
         Ok(ptx) => {
             let got: BTreeSet<String> = ptx_entries(&ptx).into_iter().collect();
+            present = got.clone();
             let want: BTreeSet<String> = m.kernels.iter().map(|s| s.to_string()).collect();
             if got == want {
                 (true, None)
@@ -72,6 +77,7 @@ fn check_module(m: &maxl_kernels::KernelModule, opts: &CompileOptions) -> Module
         ms: Some(ms),
         kernels: m.kernels.len(),
         error,
+        present,
     }
 }
 
@@ -195,21 +201,30 @@ pub fn run(a: Args) -> Result<bool> {
                 ms: None,
                 kernels: m.kernels.len(),
                 error: nvrtc.as_ref().err().map(|e| e.to_string()),
+                present: BTreeSet::new(),
             }
         };
         all_ok &= r.ok || r.skipped;
         if a.json {
-            println!(
-                "{}",
-                json!({
-                    "kernel": r.name,
-                    "ok": r.ok,
-                    "skipped": r.skipped,
-                    "ms": r.ms.map(|v| (v * 10.0).round() / 10.0),
-                    "kernels": r.kernels,
-                    "error": r.error,
-                })
-            );
+            for k in m.kernels {
+                let found = r.present.contains(*k);
+                let error = match (&r.error, r.ok || r.skipped || found) {
+                    (Some(e), _) if !r.ok => Some(e.clone()),
+                    (_, false) => Some(format!("{k} is not in the PTX of module {}", r.name)),
+                    _ => None,
+                };
+                println!(
+                    "{}",
+                    json!({
+                        "kernel": k,
+                        "module": r.name,
+                        "ok": r.ok && found,
+                        "skipped": r.skipped,
+                        "ms": r.ms.map(|v| (v * 10.0).round() / 10.0),
+                        "error": error,
+                    })
+                );
+            }
         } else {
             let status = if r.skipped {
                 "skipped (no NVRTC)".to_string()

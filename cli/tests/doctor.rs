@@ -57,26 +57,32 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
     let nvrtc_ok = nvrtc["ok"].as_bool().unwrap();
     assert!(nvrtc["arch"].as_str().unwrap().starts_with("compute_"));
 
-    let modules: Vec<&Value> = lines.iter().filter(|l| l.get("kernel").is_some()).collect();
-    let names: Vec<&str> = modules
+    // One object per kernel, module by module in the crate's order, every listed kernel once.
+    let kernels: Vec<&Value> = lines.iter().filter(|l| l.get("kernel").is_some()).collect();
+    let names: Vec<&str> = kernels
         .iter()
-        .map(|m| m["kernel"].as_str().unwrap())
+        .map(|k| k["kernel"].as_str().unwrap())
         .collect();
-    let want: Vec<&str> = maxl_kernel_module_names();
+    let want: Vec<&str> = maxl_kernels::all_kernels().collect();
     assert_eq!(names, want);
-    for m in &modules {
-        assert!(m["ok"].is_boolean() && m["skipped"].is_boolean(), "{m}");
-        assert!(m["kernels"].as_u64().unwrap() >= 1, "{m}");
+    let mut modules: Vec<&str> = kernels
+        .iter()
+        .map(|k| k["module"].as_str().unwrap())
+        .collect();
+    modules.dedup();
+    assert_eq!(modules, maxl_kernel_module_names());
+    for k in &kernels {
+        assert!(k["ok"].is_boolean() && k["skipped"].is_boolean(), "{k}");
         if nvrtc_ok {
             // A present NVRTC compiles every module (else the exit code was not 0).
-            assert_eq!(m["ok"], true, "{m}");
-            assert!(m["ms"].as_f64().unwrap() >= 0.0, "{m}");
-            assert!(m["error"].is_null(), "{m}");
+            assert_eq!(k["ok"], true, "{k}");
+            assert!(k["ms"].as_f64().unwrap() >= 0.0, "{k}");
+            assert!(k["error"].is_null(), "{k}");
         } else {
-            assert_eq!(m["ok"], false, "{m}");
-            assert_eq!(m["skipped"], true, "{m}");
-            assert!(m["ms"].is_null(), "{m}");
-            let e = m["error"].as_str().unwrap();
+            assert_eq!(k["ok"], false, "{k}");
+            assert_eq!(k["skipped"], true, "{k}");
+            assert!(k["ms"].is_null(), "{k}");
+            let e = k["error"].as_str().unwrap();
             assert!(e.starts_with("NVRTC not available"), "{e}");
         }
     }
