@@ -4,6 +4,7 @@
 
 use super::{check_float, check_index};
 use crate::autograd::op::Op;
+use crate::backend::cpu::float_map;
 use crate::backend::cpu::pool::{self as k, AvgPlan};
 use crate::backend::cpu::strided::to_contiguous;
 use crate::backend::cuda::pool as cuda;
@@ -86,23 +87,13 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
     }
     let idx = index_values(indices)?;
     let l = x.layout();
-    let data = match x.cpu() {
-        CpuStorage::F32(v) => CpuStorage::F32(k::plane_gather(
-            &to_contiguous(v, l),
-            &idx,
-            planes,
-            hw,
-            plane,
-        )),
-        CpuStorage::F64(v) => CpuStorage::F64(k::plane_gather(
-            &to_contiguous(v, l),
-            &idx,
-            planes,
-            hw,
-            plane,
-        )),
-        CpuStorage::I64(_) => unreachable!("checked float"),
-    };
+    let data = float_map!(x.cpu(), "max_pool2d", |v| k::plane_gather(
+        &to_contiguous(v, l),
+        &idx,
+        planes,
+        hw,
+        plane
+    ))?;
     Ok(Tensor::from_op(data, &out, op, &[x]))
 }
 
@@ -121,23 +112,13 @@ fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tenso
     }
     let idx = index_values(indices)?;
     let l = g.layout();
-    let data = match g.cpu() {
-        CpuStorage::F32(v) => CpuStorage::F32(k::plane_scatter(
-            &to_contiguous(v, l),
-            &idx,
-            planes,
-            hw,
-            plane,
-        )),
-        CpuStorage::F64(v) => CpuStorage::F64(k::plane_scatter(
-            &to_contiguous(v, l),
-            &idx,
-            planes,
-            hw,
-            plane,
-        )),
-        CpuStorage::I64(_) => unreachable!("checked float"),
-    };
+    let data = float_map!(g.cpu(), "max_pool2d_backward", |v| k::plane_scatter(
+        &to_contiguous(v, l),
+        &idx,
+        planes,
+        hw,
+        plane
+    ))?;
     Ok(Tensor::from_op(data, &[n, c, input[0], input[1]], op, &[g]))
 }
 
@@ -175,25 +156,14 @@ fn avg(x: &Tensor, plan: &Arc<AvgPlan>, backward: bool) -> Result<Tensor> {
         let data = cuda::avg_pool2d(x, planes, plan, backward)?;
         return Ok(Tensor::from_op(data, &shape, op, &[x]));
     }
-    let data = match x.cpu() {
-        CpuStorage::F32(v) => {
-            let v = to_contiguous(v, l);
-            CpuStorage::F32(if backward {
-                k::avg_pool2d_backward(&v, planes, plan)
-            } else {
-                k::avg_pool2d(&v, planes, plan)
-            })
+    let data = float_map!(x.cpu(), name, |v| {
+        let v = to_contiguous(v, l);
+        if backward {
+            k::avg_pool2d_backward(&v, planes, plan)
+        } else {
+            k::avg_pool2d(&v, planes, plan)
         }
-        CpuStorage::F64(v) => {
-            let v = to_contiguous(v, l);
-            CpuStorage::F64(if backward {
-                k::avg_pool2d_backward(&v, planes, plan)
-            } else {
-                k::avg_pool2d(&v, planes, plan)
-            })
-        }
-        CpuStorage::I64(_) => unreachable!("checked float"),
-    };
+    })?;
     Ok(Tensor::from_op(data, &shape, op, &[x]))
 }
 
