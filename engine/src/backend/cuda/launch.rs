@@ -9,7 +9,6 @@ use crate::layout::Layout;
 use crate::storage::Storage;
 use crate::{DType, Tensor};
 use maxl_kernels::params::{Strided, MAX_DIMS};
-use std::any::Any;
 use std::ffi::c_void;
 use std::sync::Arc;
 
@@ -18,25 +17,44 @@ pub(crate) const BLOCK: u32 = 256;
 /// Grid cap of the grid-stride kernels (`65535 * 4`, as the .cu files say).
 const GRID_CAP: usize = 262_140;
 
-/// Kernel arguments: each value boxed (stable address) and a pointer to it.
-#[derive(Default)]
+/// Kernel arguments: the values packed into one buffer of 8-byte words (each argument starting
+/// on a word), and their word offsets; the pointers cuLaunchKernel wants are taken at launch,
+/// once the buffer no longer moves. Two allocations a launch, whatever the argument count.
 pub(crate) struct Args {
-    values: Vec<Box<dyn Any>>,
-    ptrs: Vec<*mut c_void>,
+    words: Vec<u64>,
+    offsets: Vec<usize>,
 }
 
 impl Args {
     pub(crate) fn new() -> Args {
-        Args::default()
+        Args {
+            words: Vec::with_capacity(48),
+            offsets: Vec::with_capacity(20),
+        }
     }
 
     /// Appends an argument passed by value (`i64`, `i32`, `f32`, `f64`, a `#[repr(C)]` struct,
     /// or a device pointer as `u64`).
     pub(crate) fn arg<T: Copy + 'static>(mut self, v: T) -> Args {
-        let b: Box<T> = Box::new(v);
-        self.ptrs.push(&*b as *const T as *mut c_void);
-        self.values.push(b);
+        const { assert!(std::mem::align_of::<T>() <= 8) };
+        let at = self.words.len();
+        let n = std::mem::size_of::<T>().div_ceil(8).max(1);
+        self.words.resize(at + n, 0);
+        // SAFETY: words at..at + n are in bounds, 8-byte aligned (T needs at most 8) and hold
+        // at least size_of::<T>() bytes.
+        unsafe { (self.words.as_mut_ptr().add(at) as *mut T).write(v) };
+        self.offsets.push(at);
         self
+    }
+
+    /// Pointers to each argument, in order (valid while `self` is not changed).
+    fn pointers(&mut self) -> Vec<*mut c_void> {
+        let base = self.words.as_mut_ptr();
+        // SAFETY: every offset is within `words`.
+        self.offsets
+            .iter()
+            .map(|&o| unsafe { base.add(o) } as *mut c_void)
+            .collect()
     }
 
     /// Appends a float argument of the kernel's element type.
@@ -59,9 +77,10 @@ pub(crate) fn launch(
     if grid.contains(&0) {
         return Ok(()); // nothing to do (an empty tensor)
     }
+    let mut ptrs = args.pointers();
     // SAFETY: each launcher in this backend passes the argument list its kernel declares,
-    // with pointers into live buffers of `dev`.
-    unsafe { dev.rt().launch(name, grid, block, 0, &mut args.ptrs) }
+    // with pointers into live buffers of `dev`; `args` outlives the call.
+    unsafe { dev.rt().launch(name, grid, block, 0, &mut ptrs) }
 }
 
 /// Grid of a grid-stride kernel over `n` items.
@@ -200,6 +219,28 @@ pub(crate) fn strided(shape: &[usize], layouts: &[&Layout]) -> Result<Strided> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_are_packed_on_words_and_read_back() {
+        let st = Strided::contiguous(&[2, 3]).unwrap();
+        let mut a = Args::new()
+            .arg(7i64)
+            .arg(1.5f32)
+            .arg(st)
+            .arg(0xdead_beefu64)
+            .arg(-3i32);
+        let p = a.pointers();
+        assert_eq!(p.len(), 5);
+        // SAFETY: each pointer points at the value pushed in that position.
+        unsafe {
+            assert_eq!(*(p[0] as *const i64), 7);
+            assert_eq!(*(p[1] as *const f32), 1.5);
+            assert_eq!(*(p[2] as *const Strided), st);
+            assert_eq!(*(p[3] as *const u64), 0xdead_beef);
+            assert_eq!(*(p[4] as *const i32), -3);
+        }
+        assert!(p.iter().all(|q| (*q as usize).is_multiple_of(8)));
+    }
 
     #[test]
     fn dense_views_merge_to_one_dim() {
