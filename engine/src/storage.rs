@@ -47,6 +47,15 @@ impl CpuStorage {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A buffer of `dtype` from f64 values (cast).
+    pub fn from_f64s(vals: &[f64], dtype: DType) -> CpuStorage {
+        match dtype {
+            DType::F32 => CpuStorage::F32(vals.iter().map(|&v| v as f32).collect()),
+            DType::F64 => CpuStorage::F64(vals.to_vec()),
+            DType::I64 => CpuStorage::I64(vals.iter().map(|&v| v as i64).collect()),
+        }
+    }
 }
 
 /// Where a storage buffer's elements are.

@@ -226,12 +226,7 @@ impl Tensor {
 
     /// A tensor of `dtype` from f64 values (cast).
     pub fn from_f64s(vals: &[f64], shape: &[usize], dtype: DType) -> Tensor {
-        let data = match dtype {
-            DType::F32 => CpuStorage::F32(vals.iter().map(|&v| v as f32).collect()),
-            DType::F64 => CpuStorage::F64(vals.to_vec()),
-            DType::I64 => CpuStorage::I64(vals.iter().map(|&v| v as i64).collect()),
-        };
-        Tensor::from_storage(data, shape)
+        Tensor::from_storage(CpuStorage::from_f64s(vals, dtype), shape)
     }
 
     /// Uniform in [0, 1) from a seeded generator.

@@ -310,8 +310,7 @@ fn fused_weight_grad(x: &Tensor, g: &Tensor, stats: &Arc<BnStats>, sums: &Sums) 
 
 /// Per-channel values computed on the host, as storage of `like`'s dtype on its device.
 fn on_device(v: &[f64], like: &Tensor) -> Result<Storage> {
-    let host = Tensor::from_f64s(v, &[v.len()], like.dtype()).cpu().clone();
-    place(host, like.device())
+    place(CpuStorage::from_f64s(v, like.dtype()), like.device())
 }
 
 /// `sum(g)` over every axis but 1, from `g`'s sums, recorded as that sum.
@@ -475,6 +474,26 @@ pub fn batch_norm_backward(
     eps: f64,
 ) -> Result<Tensor> {
     let op = "batch_norm_backward";
+    check_channel_vec(op, x, weight)?;
+    let (stats, sums) = checked_stats_and_sums(op, x, grad_out, eps)?;
+    let ones;
+    let w = match weight {
+        Some(w) => w,
+        None => {
+            ones = Tensor::full_on(&[x.shape()[1]], 1.0, x.dtype(), x.device())?;
+            &ones
+        }
+    };
+    fused_backward(x, w, grad_out, &stats, &sums)
+}
+
+/// The input checks of the public gradient ops, then `x`'s statistics and `grad_out`'s sums.
+fn checked_stats_and_sums(
+    op: &'static str,
+    x: &Tensor,
+    grad_out: &Tensor,
+    eps: f64,
+) -> Result<(Arc<BnStats>, Sums)> {
     check_same(op, x, grad_out)?;
     check_eps(op, eps)?;
     check_train_input(op, x)?;
@@ -485,28 +504,14 @@ pub fn batch_norm_backward(
             rhs: grad_out.shape().to_vec(),
         });
     }
-    check_channel_vec(op, x, weight)?;
-    let ones = Tensor::full_on(&[x.shape()[1]], 1.0, x.dtype(), x.device())?;
     let stats = stats_of(x, eps)?;
     let sums = sums_of(x, grad_out, &stats)?;
-    fused_backward(x, weight.unwrap_or(&ones), grad_out, &stats, &sums)
+    Ok((stats, sums))
 }
 
 /// The weight gradient of training-mode [`batch_norm`]: `sum(grad_out * xhat)` per channel.
 pub fn batch_norm_weight_grad(x: &Tensor, grad_out: &Tensor, eps: f64) -> Result<Tensor> {
-    let op = "batch_norm_weight_grad";
-    check_same(op, x, grad_out)?;
-    check_eps(op, eps)?;
-    check_train_input(op, x)?;
-    if x.shape() != grad_out.shape() {
-        return Err(Error::ShapeMismatch {
-            op,
-            lhs: x.shape().to_vec(),
-            rhs: grad_out.shape().to_vec(),
-        });
-    }
-    let stats = stats_of(x, eps)?;
-    let sums = sums_of(x, grad_out, &stats)?;
+    let (stats, sums) = checked_stats_and_sums("batch_norm_weight_grad", x, grad_out, eps)?;
     fused_weight_grad(x, grad_out, &stats, &sums)
 }
 

@@ -4,11 +4,12 @@
 
 use super::elementwise::axpby;
 use super::launch::{dense_addr, device_of, kname, launch, output, storage, Args};
-use super::transfer::upload;
+use super::transfer::{read, upload_to};
 use super::{CudaBuffer, CudaDevice};
 use crate::error::{Error, Result};
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Tensor};
+use std::sync::Arc;
 
 /// Elements per block of the statistics' first stage.
 const CHUNK: usize = 4096;
@@ -28,45 +29,17 @@ fn dims(n: usize, c: usize, l: usize) -> Result<(i32, i32, i32)> {
 }
 
 /// Host values as a device vector of `dtype`.
-fn values(v: &[f64], dtype: DType, ordinal: usize) -> Result<CudaBuffer> {
-    let host = match dtype {
-        DType::F32 => CpuStorage::F32(v.iter().map(|&x| x as f32).collect()),
-        _ => CpuStorage::F64(v.to_vec()),
-    };
-    upload(&host, ordinal)
+fn values(dev: &Arc<CudaDevice>, v: &[f64], dtype: DType) -> Result<CudaBuffer> {
+    upload_to(dev, &CpuStorage::from_f64s(v, dtype))
 }
 
-fn ordinal(dev: &CudaDevice) -> usize {
-    dev.ordinal()
-}
-
-fn download_f64(dev: &CudaDevice, ptr: u64, len: usize, dtype: DType) -> Result<Vec<f64>> {
-    let mut out = vec![0f64; len];
-    match dtype {
-        DType::F32 => {
-            let mut tmp = vec![0f32; len];
-            // SAFETY: `ptr` holds `len` f32 values.
-            unsafe {
-                dev.rt().dtoh(
-                    std::slice::from_raw_parts_mut(tmp.as_mut_ptr() as *mut u8, len * 4),
-                    ptr,
-                )?
-            };
-            for (o, t) in out.iter_mut().zip(tmp) {
-                *o = t as f64;
-            }
-        }
-        _ => {
-            // SAFETY: `ptr` holds `len` f64 values.
-            unsafe {
-                dev.rt().dtoh(
-                    std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, len * 8),
-                    ptr,
-                )?
-            };
-        }
-    }
-    Ok(out)
+/// `len` values of `dtype` at `ptr`, as f64 on the host.
+fn read_f64(dev: &CudaDevice, ptr: u64, len: usize, dtype: DType) -> Result<Vec<f64>> {
+    Ok(match read(dev, ptr, len, dtype)? {
+        CpuStorage::F32(v) => v.into_iter().map(f64::from).collect(),
+        CpuStorage::F64(v) => v,
+        CpuStorage::I64(v) => v.into_iter().map(|x| x as f64).collect(),
+    })
 }
 
 /// Per-channel mean and biased variance of `x` `[n, c, l]`.
@@ -121,7 +94,7 @@ pub fn channel_stats(x: &Tensor, n: usize, c: usize, l: usize) -> Result<(Vec<f6
         [256, 1, 1],
         args,
     )?;
-    let all = download_f64(&dev, stats.ptr(), 2 * c, dtype)?;
+    let all = read_f64(&dev, stats.ptr(), 2 * c, dtype)?;
     let (m, v) = all.split_at(c);
     Ok((m.to_vec(), v.to_vec()))
 }
@@ -142,8 +115,8 @@ pub fn affine(
     let px = dense_addr(&dev, x, &mut keep)?;
     let pw = dense_addr(&dev, w, &mut keep)?;
     let pb = dense_addr(&dev, b, &mut keep)?;
-    let m = values(mean, dtype, ordinal(&dev))?;
-    let r = values(invstd, dtype, ordinal(&dev))?;
+    let m = values(&dev, mean, dtype)?;
+    let r = values(&dev, invstd, dtype)?;
     let total = n * c * l;
     let y = output(&dev, total, dtype)?;
     let args = Args::new()
@@ -179,7 +152,7 @@ pub fn grad_sums(
     let mut keep = Vec::new();
     let px = dense_addr(&dev, x, &mut keep)?;
     let pg = dense_addr(&dev, g, &mut keep)?;
-    let m = values(mean, dtype, ordinal(&dev))?;
+    let m = values(&dev, mean, dtype)?;
     let chunks = (n * l).div_ceil(CHUNK).max(1);
     let partial = output(&dev, c * chunks * 2, DType::F64)?;
     let args = Args::new()
@@ -198,7 +171,7 @@ pub fn grad_sums(
         [256, 1, 1],
         args,
     )?;
-    let p = download_f64(&dev, partial.ptr(), c * chunks * 2, DType::F64)?;
+    let p = read_f64(&dev, partial.ptr(), c * chunks * 2, DType::F64)?;
     Ok((0..c)
         .map(|ch| {
             let row = &p[ch * chunks * 2..(ch + 1) * chunks * 2];
@@ -240,7 +213,7 @@ pub fn combine(
                 }
             })
             .collect();
-        let cb = values(&coef, dtype, ordinal(&dev))?;
+        let cb = values(&dev, &coef, dtype)?;
         let pg = dense_addr(&dev, g, &mut keep)?;
         let dst = if i == 0 {
             dx.ptr()

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Tensor};
+use std::sync::Arc;
 
 fn bytes_of(c: &CpuStorage) -> &[u8] {
     fn cast<T>(v: &[T]) -> &[u8] {
@@ -23,8 +24,12 @@ fn bytes_of(c: &CpuStorage) -> &[u8] {
 
 /// Uploads contiguous host elements to a new buffer of device `ordinal`.
 pub(crate) fn upload(data: &CpuStorage, ordinal: usize) -> Result<CudaBuffer> {
-    let dev = device(ordinal)?;
-    let buf = output(&dev, data.len(), data.dtype())?;
+    upload_to(&device(ordinal)?, data)
+}
+
+/// Uploads contiguous host elements to a new buffer of `dev`.
+pub(crate) fn upload_to(dev: &Arc<CudaDevice>, data: &CpuStorage) -> Result<CudaBuffer> {
+    let buf = output(dev, data.len(), data.dtype())?;
     let bytes = bytes_of(data);
     if !bytes.is_empty() {
         // SAFETY: the buffer holds exactly `data.len()` elements of this dtype.
@@ -90,8 +95,12 @@ pub(crate) fn download(t: &Tensor) -> Result<CpuStorage> {
             (b.dev().clone(), a)
         }
     };
-    let n = t.numel();
-    let mut host = match t.dtype() {
+    read(&dev, src, t.numel(), t.dtype())
+}
+
+/// `n` dense elements of `dtype` at `src` on `dev`, copied to the host (after queued work).
+pub(crate) fn read(dev: &CudaDevice, src: u64, n: usize, dtype: DType) -> Result<CpuStorage> {
+    let mut host = match dtype {
         DType::F32 => CpuStorage::F32(vec![0.0; n]),
         DType::F64 => CpuStorage::F64(vec![0.0; n]),
         DType::I64 => CpuStorage::I64(vec![0; n]),
@@ -108,7 +117,7 @@ pub(crate) fn download(t: &Tensor) -> Result<CpuStorage> {
             CpuStorage::F64(v) => bytes_mut(v),
             CpuStorage::I64(v) => bytes_mut(v),
         };
-        // SAFETY: `src` holds `n` dense elements of the tensor's dtype.
+        // SAFETY: `src` holds `n` dense elements of `dtype`.
         unsafe { dev.rt().dtoh(dst, src)? };
     }
     Ok(host)
