@@ -267,30 +267,15 @@ fn cuda_backward(
     for (_, g, _) in terms {
         super::check_same("batch_norm_backward", x, g)?;
     }
+    let ws = terms
+        .iter()
+        .map(|(w, _, _)| w.to_vec_f64_checked())
+        .collect::<Result<Vec<_>>>()?;
+    let sums: Vec<&[(f64, f64)]> = terms.iter().map(|(_, _, s)| s.0.as_slice()).collect();
     let m = (n * l).max(1) as f64;
-    let (mut b, mut k) = (vec![0.0; c], vec![0.0; c]);
-    let mut coeffs = Vec::with_capacity(terms.len());
-    for (w, g, sums) in terms {
-        let wv = w.to_vec_f64_checked()?;
-        let mut a = Vec::with_capacity(c);
-        for ci in 0..c {
-            let (r, (sg, sgx)) = (stats.invstd[ci], sums.0[ci]);
-            let wr = wv[ci] * r;
-            let bj = -wr * r * r * sgx / m;
-            a.push(wr);
-            b[ci] += bj;
-            k[ci] += -wr * sg / m - bj * stats.mean[ci];
-        }
-        coeffs.push((*g, a));
-    }
-    if let Some(cx) = cx {
-        for ci in 0..c {
-            let r = stats.invstd[ci];
-            b[ci] += cx[ci] * r;
-            k[ci] -= cx[ci] * r * stats.mean[ci];
-        }
-    }
-    cuda::combine(x, &coeffs, &b, &k, [n, c, l])
+    let co = k::input_grad_coefficients(&ws, &sums, cx, m, &stats.mean, &stats.invstd);
+    let coeffs: Vec<(&Tensor, Vec<f64>)> = terms.iter().map(|(_, g, _)| *g).zip(co.a).collect();
+    cuda::combine(x, &coeffs, &co.b, &co.k, [n, c, l])
 }
 
 /// Weight gradient `sum(g * xhat)` per channel, from `g`'s sums.

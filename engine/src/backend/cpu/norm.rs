@@ -118,6 +118,45 @@ pub struct Term<'a, T> {
     pub sums: &'a [(f64, f64)],
 }
 
+/// Per-channel coefficients of the batch-norm input gradient `sum_i a_i g_i + b x + k`.
+pub struct InputGradCoefficients {
+    /// One vector per gradient term.
+    pub a: Vec<Vec<f64>>,
+    pub b: Vec<f64>,
+    pub k: Vec<f64>,
+}
+
+/// The coefficients of `sum_i w_i r P(g_i) + xhat_coef xhat` over `m` values per channel, from
+/// each term's weights and [`grad_sums`] (shared by the CPU kernel and the CUDA backend).
+pub fn input_grad_coefficients(
+    ws: &[Vec<f64>],
+    sums: &[&[(f64, f64)]],
+    xhat_coef: Option<&[f64]>,
+    m: f64,
+    mean: &[f64],
+    invstd: &[f64],
+) -> InputGradCoefficients {
+    let c = mean.len();
+    let mut a = vec![Vec::with_capacity(c); ws.len()];
+    let (mut b, mut k) = (vec![0.0; c], vec![0.0; c]);
+    for ci in 0..c {
+        let r = invstd[ci];
+        for ((w, s), aj) in ws.iter().zip(sums).zip(a.iter_mut()) {
+            let (sg, sgx) = s[ci];
+            let wr = w[ci] * r;
+            let bj = -wr * r * r * sgx / m;
+            aj.push(wr);
+            b[ci] += bj;
+            k[ci] += -wr * sg / m - bj * mean[ci];
+        }
+        if let Some(cx) = xhat_coef {
+            b[ci] += cx[ci] * r;
+            k[ci] -= cx[ci] * r * mean[ci];
+        }
+    }
+    InputGradCoefficients { a, b, k }
+}
+
 /// Input gradient of batch norm in training mode, summed over one or two terms, plus an
 /// optional `xhat_coef * xhat` per channel. Every term is affine in `x` and its `g`, so the sum
 /// is one pass: `a1 * g1 (+ a2 * g2) + b * x + k`.
@@ -133,28 +172,15 @@ pub fn backward_input<T: Float>(
     invstd: &[f64],
 ) -> Vec<T> {
     assert!(matches!(terms.len(), 1 | 2), "one or two gradient terms");
-    let m = (n * l).max(1) as f64;
-    let mut a = vec![Vec::with_capacity(c); terms.len()];
-    let mut b = Vec::with_capacity(c);
-    let mut k = Vec::with_capacity(c);
-    for ci in 0..c {
-        let r = invstd[ci];
-        let (mut bc, mut kc) = (0.0, 0.0);
-        for (t, aj) in terms.iter().zip(a.iter_mut()) {
-            let (sg, sgx) = t.sums[ci];
-            let wr = t.w[ci].to_f64() * r;
-            let bj = -wr * r * r * sgx / m;
-            aj.push(T::from_f64(wr));
-            bc += bj;
-            kc += -wr * sg / m - bj * mean[ci];
-        }
-        if let Some(cx) = xhat_coef {
-            bc += cx[ci] * r;
-            kc -= cx[ci] * r * mean[ci];
-        }
-        b.push(T::from_f64(bc));
-        k.push(T::from_f64(kc));
-    }
+    let ws: Vec<Vec<f64>> = terms
+        .iter()
+        .map(|t| t.w.iter().map(|&v| Float::to_f64(v)).collect())
+        .collect();
+    let sums: Vec<&[(f64, f64)]> = terms.iter().map(|t| t.sums).collect();
+    let co = input_grad_coefficients(&ws, &sums, xhat_coef, (n * l).max(1) as f64, mean, invstd);
+    let to_t = |v: &[f64]| -> Vec<T> { v.iter().map(|&x| T::from_f64(x)).collect() };
+    let a: Vec<Vec<T>> = co.a.iter().map(|v| to_t(v)).collect();
+    let (b, k) = (to_t(&co.b), to_t(&co.k));
     let mut out = output::<T>(n * c * l); // every element written below
     if l == 0 {
         return out;
