@@ -159,21 +159,18 @@ impl Tensor {
     }
 
     /// Zeros of this tensor's shape, dtype and device.
-    pub fn zeros_like(&self) -> Tensor {
+    pub fn zeros_like(&self) -> Result<Tensor> {
         self.full_like(0.0)
     }
 
     /// Ones of this tensor's shape, dtype and device.
-    pub fn ones_like(&self) -> Tensor {
+    pub fn ones_like(&self) -> Result<Tensor> {
         self.full_like(1.0)
     }
 
-    /// `v` in this tensor's shape, dtype and device. On a CUDA device whose memory is
-    /// exhausted this falls back to a host tensor, which the next op reports as a device
-    /// mismatch (an error, not a panic).
-    pub fn full_like(&self, v: f64) -> Tensor {
+    /// `v` in this tensor's shape, dtype and device (an error when the device cannot hold it).
+    pub fn full_like(&self, v: f64) -> Result<Tensor> {
         Tensor::full_on(self.shape(), v, self.dtype(), self.device())
-            .unwrap_or_else(|_| Tensor::full(self.shape(), v, self.dtype()))
     }
 
     /// A copy of this tensor's values on `device` (dense, a constant: like PyTorch's

@@ -258,7 +258,7 @@ fn transfers_round_trip_and_views_download_in_order() {
     assert_eq!(d.sum_all().unwrap().item().unwrap(), 276.0);
     let z = Tensor::full_on(&[5], 2.5, DType::F64, dev).unwrap();
     assert_eq!(z.to_vec::<f64>().unwrap(), vec![2.5; 5]);
-    assert_eq!(z.zeros_like().device(), dev);
+    assert_eq!(z.zeros_like().unwrap().device(), dev);
 }
 
 #[test]

@@ -206,7 +206,7 @@ fn seeds_for(outputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Result<Vec<
                         o.shape()
                     )));
                 }
-                Ok(o.ones_like())
+                o.ones_like()
             })
             .collect(),
     }
@@ -242,7 +242,7 @@ pub fn grad_with(
         .enumerate()
         .map(|(k, i)| match grads.remove(&i.id()) {
             Some(g) => Ok(if create_graph { g } else { g.detach() }),
-            None if allow_unused => Ok(i.zeros_like()),
+            None if allow_unused => i.zeros_like(),
             None => Err(Error::Invalid(format!(
                 "grad: input {k} (shape {:?}) is not reached by the outputs; pass allow_unused = true for zeros",
                 i.shape()

@@ -190,11 +190,11 @@ pub(crate) fn backward(
     match op {
         Op::IndexSelect { axis, index } => {
             let e = expand_index(index, *axis, g.shape())?;
-            let gx = x[0].zeros_like().scatter_add(*axis as isize, &e, g)?;
+            let gx = x[0].zeros_like()?.scatter_add(*axis as isize, &e, g)?;
             Ok(vec![Some(gx)])
         }
         Op::Gather { axis, index } => {
-            let gx = x[0].zeros_like().scatter_add(*axis as isize, index, g)?;
+            let gx = x[0].zeros_like()?.scatter_add(*axis as isize, index, g)?;
             Ok(vec![Some(gx)])
         }
         Op::ScatterAdd { axis, index } => Ok(vec![

@@ -547,7 +547,7 @@ pub(crate) fn backward(
             } else {
                 None
             };
-            let zeros = g.zeros_like();
+            let zeros = g.zeros_like()?;
             let dg = needs(gi)
                 .then(|| fused_forward(xi, g, &zeros, stats))
                 .transpose()?;
@@ -558,7 +558,7 @@ pub(crate) fn backward(
             let xi = &x[0];
             let m = (xi.numel() / xi.shape()[1].max(1)) as f64;
             let w = g.mul(&y.mul(y)?)?.mul_scalar(-1.0 / m)?;
-            let zeros = g.zeros_like();
+            let zeros = g.zeros_like()?;
             Ok(vec![Some(fused_forward(xi, &w, &zeros, stats)?)])
         }
         Op::BatchNormBackward { stats } if x.len() == 6 => {
