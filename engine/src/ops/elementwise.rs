@@ -487,8 +487,13 @@ impl Tensor {
         ))
     }
 
-    /// 1.0 where the element is non-zero, as a constant of `dtype`.
+    /// 1.0 where the element is non-zero (NaN included), as a constant of `dtype`.
     pub(crate) fn ne_zero_mask(&self, dtype: crate::DType) -> Result<Tensor> {
+        if self.device().is_cuda() && self.dtype() == dtype && dtype.is_float() {
+            // On the device: 1 - (x == 0), no copy to the host.
+            let zero = Tensor::full_on(&[], 0.0, dtype, self.device())?;
+            return self.detach().eq_mask(&zero)?.rsub_scalar(1.0);
+        }
         let v: Vec<f64> = self
             .to_f64_vec()
             .into_iter()
