@@ -178,18 +178,16 @@ fn add_channel_bias(
 ) -> Result<()> {
     let dtype = out.dtype();
     let lo = Layout::contiguous(shape);
+    // The bias seen as [1, C, 1, 1] broadcast over the output (views, no copy).
     let mut bshape = vec![1; shape.len()];
     bshape[1] = shape[1];
-    let mut lb = Layout::contiguous(&bshape);
-    lb.strides = lb.strides.iter().map(|_| 0).collect();
-    lb.strides[1] = bias.layout().strides[0];
-    lb.shape = shape.to_vec();
-    let st = strided(shape, &[&lo, &lb])?;
+    let per_channel = bias.detach().reshape(&bshape)?.broadcast_to(shape)?;
+    let st = strided(shape, &[&lo, per_channel.layout()])?;
     let n = out.len();
     let args = Args::new()
         .arg(n as i64)
         .arg(out.ptr())
-        .arg(operand(bias)?.1)
+        .arg(operand(&per_channel)?.1)
         .arg(out.ptr())
         .arg(st);
     launch(
