@@ -22,6 +22,7 @@ pub mod gradcheck;
 pub mod layout;
 pub mod ops;
 pub mod rng;
+pub mod stats;
 pub mod storage;
 pub mod tensor;
 
@@ -32,5 +33,6 @@ pub use dtype::{DType, Float};
 pub use error::{Error, Result};
 pub use ops::norm::batch_norm;
 pub use rng::Rng;
+pub use stats::{reset_stats, stats, Stats};
 pub use storage::{live_storage_bytes, live_storages};
 pub use tensor::{live_tensors, Tensor};

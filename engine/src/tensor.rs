@@ -101,6 +101,7 @@ impl Tensor {
         inputs: &[&Tensor],
     ) -> Tensor {
         let track = crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+        crate::stats::count_op(track);
         let node = track.then(|| Node {
             op,
             inputs: inputs.iter().map(|t| (*t).clone()).collect(),

@@ -159,6 +159,7 @@ fn propagate(
             grads.remove(&t.id())
         };
         let Some(g) = g else { continue };
+        crate::stats::count_backward_rule();
         let input_grads = run_rule(&node.op, &node.inputs, t, &g)?;
         for (input, ig) in node.inputs.iter().zip(input_grads) {
             let Some(ig) = ig else { continue };

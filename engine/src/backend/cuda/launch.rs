@@ -77,6 +77,7 @@ pub(crate) fn launch(
     if grid.contains(&0) {
         return Ok(()); // nothing to do (an empty tensor)
     }
+    crate::stats::count_launch(name);
     let mut ptrs = args.pointers();
     // SAFETY: each launcher in this backend passes the argument list its kernel declares,
     // with pointers into live buffers of `dev`; `args` outlives the call.

@@ -117,6 +117,7 @@ pub(crate) fn read(dev: &CudaDevice, src: u64, n: usize, dtype: DType) -> Result
             CpuStorage::F64(v) => bytes_mut(v),
             CpuStorage::I64(v) => bytes_mut(v),
         };
+        crate::stats::count_host_sync();
         // SAFETY: `src` holds `n` dense elements of `dtype`.
         unsafe { dev.rt().dtoh(dst, src)? };
     }
