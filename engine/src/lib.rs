@@ -26,7 +26,7 @@ pub mod stats;
 pub mod storage;
 pub mod tensor;
 
-pub use autograd::op::{Op, OpKind};
+pub use autograd::op::OpKind;
 pub use autograd::{grad, grad_with, is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
 pub use device::Device;
 pub use dtype::{DType, Float};
@@ -35,4 +35,4 @@ pub use ops::norm::batch_norm;
 pub use rng::Rng;
 pub use stats::{reset_stats, stats, Stats};
 pub use storage::{live_storage_bytes, live_storages};
-pub use tensor::{live_tensors, Tensor};
+pub use tensor::{live_tensors, Op, Tensor};

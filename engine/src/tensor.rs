@@ -1,9 +1,10 @@
 //! The tensor handle: shared storage, a strided layout, and (when it was computed from tensors
-//! that require grad) the node that made it. Cloning a `Tensor` is cheap; dropping the last
-//! handle of an iteration's loss frees its whole tape.
+//! that require grad) the tape node that made it: the [`Op`] with its backward rule and the
+//! op's inputs. Cloning a `Tensor` is cheap; dropping the last handle of an iteration's loss
+//! frees its whole tape.
 
-use crate::autograd::op::Op;
-use crate::backend::cpu::strided;
+use crate::autograd::mode::is_grad_enabled;
+use crate::autograd::op::OpKind;
 use crate::error::{Error, Result};
 use crate::layout::{numel, Layout};
 use crate::rng::Rng;
@@ -21,9 +22,29 @@ pub fn live_tensors() -> usize {
     LIVE_TENSORS.load(Ordering::Relaxed)
 }
 
+/// A recorded operation: the constants its backward rule needs (its differentiable inputs are
+/// kept by the node) and the rule itself. Each op kind of `ops/<family>/` implements it.
+pub trait Op: Send + Sync + 'static {
+    /// The op's registry entry.
+    fn kind(&self) -> OpKind;
+
+    /// The gradients of the inputs `x` given the output `y` and its gradient `g`: one entry per
+    /// input, `None` where `needs[i]` is false (nobody asked for that input's gradient, so the
+    /// rule does not compute it) or where the input is a constant of the op. The rule is
+    /// written in differentiable tensor ops, so with recording on its result has a tape of its
+    /// own (gradients of any order).
+    fn backward(
+        &self,
+        x: &[Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>>;
+}
+
 /// A node of the tape: the op that produced a tensor and its differentiable inputs.
 pub(crate) struct Node {
-    pub op: Op,
+    pub op: Box<dyn Op>,
     pub inputs: Vec<Tensor>,
 }
 
@@ -87,7 +108,7 @@ impl Tensor {
     pub(crate) fn from_op(
         data: impl Into<Storage>,
         shape: &[usize],
-        op: Op,
+        op: impl Op,
         inputs: &[&Tensor],
     ) -> Tensor {
         Tensor::view_from_op(Arc::new(data.into()), Layout::contiguous(shape), op, inputs)
@@ -97,13 +118,13 @@ impl Tensor {
     pub(crate) fn view_from_op(
         storage: Arc<Storage>,
         layout: Layout,
-        op: Op,
+        op: impl Op,
         inputs: &[&Tensor],
     ) -> Tensor {
-        let track = crate::autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+        let track = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
         crate::stats::count_op(track);
         let node = track.then(|| Node {
-            op,
+            op: Box::new(op),
             inputs: inputs.iter().map(|t| (*t).clone()).collect(),
         });
         Tensor::build(storage, layout, track, node)
@@ -130,13 +151,7 @@ impl Tensor {
 
     /// A tensor filled with `v` (cast to `dtype`).
     pub fn full(shape: &[usize], v: f64, dtype: DType) -> Tensor {
-        let n = numel(shape);
-        let data = match dtype {
-            DType::F32 => CpuStorage::F32(vec![v as f32; n]),
-            DType::F64 => CpuStorage::F64(vec![v; n]),
-            DType::I64 => CpuStorage::I64(vec![v as i64; n]),
-        };
-        Tensor::from_storage(data, shape)
+        Tensor::from_storage(CpuStorage::full(numel(shape), v, dtype), shape)
     }
 
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
@@ -149,14 +164,8 @@ impl Tensor {
 
     /// A tensor filled with `v` on `device` (filled there: no host buffer for a CUDA device).
     pub fn full_on(shape: &[usize], v: f64, dtype: DType, device: Device) -> Result<Tensor> {
-        match device {
-            Device::Cpu => Ok(Tensor::full(shape, v, dtype)),
-            Device::Cuda(n) => {
-                let dev = crate::backend::cuda::device(n)?;
-                let data = crate::backend::cuda::elementwise::fill(&dev, numel(shape), dtype, v)?;
-                Ok(Tensor::from_storage(data, shape))
-            }
-        }
+        let data = Storage::full(numel(shape), v, dtype, device)?;
+        Ok(Tensor::from_storage(data, shape))
     }
 
     /// Zeros of this tensor's shape, dtype and device.
@@ -182,32 +191,22 @@ impl Tensor {
             return Ok(self.clone());
         }
         device.ensure_available()?;
-        use crate::backend::cuda::transfer;
-        let data: Storage = match (self.device(), device) {
-            (Device::Cpu, Device::Cuda(n)) => {
-                let dense = strided::contiguous_storage(self.cpu(), self.layout());
-                let buf = transfer::upload(&dense, n)?;
-                Storage::uploaded(buf, dense)
-            }
-            (Device::Cuda(_), Device::Cpu) => match self.storage().host_mirror() {
-                // The values it was uploaded from, seen through the same view.
-                Some(m) => {
-                    let host = Arc::new(Storage::new(m.clone()));
-                    return Ok(Tensor::build(host, self.layout().clone(), false, None));
-                }
-                None => Storage::new(transfer::download(self)?),
-            },
-            (Device::Cuda(_), Device::Cuda(n)) => {
-                Storage::new_cuda(transfer::to_other_device(self, n)?)
-            }
-            (Device::Cpu, Device::Cpu) => unreachable!("same device handled above"),
-        };
+        let data = self.storage().to_device(self.layout(), device)?;
         Ok(Tensor::from_storage(data, self.shape()))
     }
 
-    /// This tensor's values on the host (itself when it is there already).
-    pub(crate) fn host(&self) -> Result<Tensor> {
-        self.to_device(Device::Cpu)
+    /// A dense copy of this tensor's values converted to `dtype`, on the same device (a
+    /// constant, like PyTorch's `x.detach().to(dtype)`; float to i64 truncates, and is not
+    /// supported on a CUDA device).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
+        let data = self.storage().to_dtype(self.layout(), dtype)?;
+        Ok(Tensor::from_storage(data, self.shape()))
+    }
+
+    /// This tensor's values on the host, as a dense buffer in row-major order (an uploaded
+    /// index tensor answers from its host copy, without waiting for the device).
+    pub(crate) fn to_cpu_storage(&self) -> Result<CpuStorage> {
+        self.storage().to_cpu(self.layout())
     }
 
     /// `start, start + step, ...` below `end`, as a 1-D tensor.
@@ -274,23 +273,6 @@ impl Tensor {
         &self.0.storage
     }
 
-    pub(crate) fn cpu(&self) -> &CpuStorage {
-        self.0.storage.cpu()
-    }
-
-    /// The CPU buffer, or `None` for a tensor on a CUDA device.
-    pub(crate) fn cpu_or_none(&self) -> Option<&CpuStorage> {
-        match self.device() {
-            Device::Cpu => Some(self.0.storage.cpu()),
-            Device::Cuda(_) => None,
-        }
-    }
-
-    /// The elements as f64 (copied from the device if needed), with device errors reported.
-    pub(crate) fn to_vec_f64_checked(&self) -> Result<Vec<f64>> {
-        Ok(self.host()?.to_f64_vec())
-    }
-
     pub(crate) fn node(&self) -> Option<&Node> {
         self.0.node.as_ref()
     }
@@ -307,7 +289,7 @@ impl Tensor {
 
     /// The name of the op that produced this tensor, if it was recorded.
     pub fn op_name(&self) -> Option<&'static str> {
-        self.0.node.as_ref().map(|n| n.op.name())
+        self.0.node.as_ref().map(|n| n.op.kind().name())
     }
 
     /// A leaf sharing this storage, with the requires-grad flag set as asked (like
@@ -363,38 +345,27 @@ impl Tensor {
     /// The elements in row-major order; `T` must be the tensor's dtype. Copies from the
     /// device (waiting for queued work) when the tensor is on a GPU.
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        if self.device() != Device::Cpu {
-            return self.host()?.to_vec();
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DTypeMismatch {
+                op: "to_vec",
+                lhs: self.dtype(),
+                rhs: T::DTYPE,
+            });
         }
-        let data = T::slice(self.cpu()).ok_or(Error::DTypeMismatch {
+        T::into_vec(self.to_cpu_storage()?).ok_or(Error::DTypeMismatch {
             op: "to_vec",
             lhs: self.dtype(),
             rhs: T::DTYPE,
-        })?;
-        Ok(strided::to_contiguous(data, self.layout()).into_owned())
+        })
     }
 
     /// The elements as f64, whatever the dtype. For a CUDA tensor this copies from the
     /// device; if that fails (a device error) the values read NaN, so use
     /// [`Tensor::to_vec`] where a device error must be seen.
     pub fn to_f64_vec(&self) -> Vec<f64> {
-        if self.device() != Device::Cpu {
-            return match self.host() {
-                Ok(h) => h.to_f64_vec(),
-                Err(_) => vec![f64::NAN; self.numel()],
-            };
-        }
-        let l = self.layout();
-        match self.cpu() {
-            CpuStorage::F32(v) => strided::to_contiguous(v, l)
-                .iter()
-                .map(|&x| x as f64)
-                .collect(),
-            CpuStorage::F64(v) => strided::to_contiguous(v, l).into_owned(),
-            CpuStorage::I64(v) => strided::to_contiguous(v, l)
-                .iter()
-                .map(|&x| x as f64)
-                .collect(),
+        match self.to_cpu_storage() {
+            Ok(h) => h.into_f64s(),
+            Err(_) => vec![f64::NAN; self.numel()],
         }
     }
 
@@ -407,31 +378,7 @@ impl Tensor {
                 self.numel()
             )));
         }
-        if self.device() != Device::Cpu {
-            return self.host()?.item();
-        }
-        Ok(self.to_f64_vec()[0])
-    }
-
-    /// A contiguous copy of the data (recorded as a reshape, so it stays differentiable), or
-    /// this tensor if it is contiguous already.
-    pub fn contiguous(&self) -> Result<Tensor> {
-        if self.layout().is_contiguous() {
-            return Ok(self.clone());
-        }
-        let shape = self.shape().to_vec();
-        let data: Storage = match self.device() {
-            Device::Cpu => strided::contiguous_storage(self.cpu(), self.layout()).into(),
-            Device::Cuda(_) => crate::backend::cuda::transfer::contiguous(self)?,
-        };
-        Ok(Tensor::from_op(
-            data,
-            &shape,
-            Op::Reshape {
-                from: shape.clone(),
-            },
-            &[self],
-        ))
+        Ok(self.to_cpu_storage()?.into_f64s()[0])
     }
 }
 

@@ -1,95 +1,20 @@
 //! Reverse-mode autodiff over the tape that tensors carry. `grad` walks the nodes an output
-//! reaches in reverse topological order and runs each op's backward rule; with
+//! reaches in reverse topological order and runs each op's backward rule ([`op::Op`]); with
 //! `create_graph = true` the rules run with recording on, so the gradients have a history of
-//! their own and can be differentiated again, to any order.
+//! their own and can be differentiated again, to any order. Only what is asked for is computed:
+//! a tensor's gradient is *needed* when it lies on a path from the outputs to a requested input
+//! (every leaf that requires grad, for [`Tensor::backward`]); other nodes are skipped, and each
+//! rule is told which of its inputs are needed.
 
+pub mod mode;
 pub mod op;
 
+pub use mode::{is_grad_enabled, no_grad, set_grad_enabled, NoGradGuard};
+
 use crate::error::{Error, Result};
-use crate::ops;
+use crate::ops::checks::check_same;
 use crate::Tensor;
-use op::Op;
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-
-thread_local! {
-    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
-}
-
-/// True when new ops are recorded on the tape (the default).
-pub fn is_grad_enabled() -> bool {
-    GRAD_ENABLED.with(|g| g.get())
-}
-
-/// While alive, ops on this thread are not recorded (PyTorch's `torch.no_grad()`).
-pub struct NoGradGuard {
-    prev: bool,
-}
-
-/// Turns recording off on this thread until the guard is dropped.
-pub fn no_grad() -> NoGradGuard {
-    set_grad_enabled(false)
-}
-
-/// Sets recording on or off on this thread until the guard is dropped.
-pub fn set_grad_enabled(on: bool) -> NoGradGuard {
-    let prev = GRAD_ENABLED.with(|g| g.replace(on));
-    NoGradGuard { prev }
-}
-
-impl Drop for NoGradGuard {
-    fn drop(&mut self) {
-        GRAD_ENABLED.with(|g| g.set(self.prev));
-    }
-}
-
-/// Runs the backward rule of one recorded op.
-fn run_rule(op: &Op, inputs: &[Tensor], out: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    use Op::*;
-    match op {
-        Add
-        | Sub
-        | Mul
-        | Div
-        | Neg
-        | AddScalar(_)
-        | MulScalar(_)
-        | Exp
-        | Log
-        | PowScalar(_)
-        | Sqrt
-        | Abs
-        | Relu
-        | Sigmoid
-        | Tanh
-        | Clamp { .. }
-        | Maximum
-        | Minimum
-        | Where { .. } => ops::elementwise::backward(op, inputs, out, g),
-        Sum { .. } | Max { .. } | Min { .. } => ops::reduce::backward(op, inputs, out, g),
-        Matmul => ops::matmul::backward(op, inputs, out, g),
-        Permute { .. } | Reshape { .. } | BroadcastTo { .. } | Narrow { .. } | Concat { .. } => {
-            ops::shape::backward(op, inputs, out, g)
-        }
-        IndexSelect { .. } | Gather { .. } | ScatterAdd { .. } => {
-            ops::index::backward(op, inputs, out, g)
-        }
-        Softmax { .. } | LogSoftmax { .. } | LogSumExp { .. } => {
-            ops::softmax::backward(op, inputs, out, g)
-        }
-        Conv2d { .. } | ConvTranspose2d { .. } | Conv2dWeight { .. } => {
-            ops::conv::backward(op, inputs, out, g)
-        }
-        MaxPool2d { .. }
-        | MaxPool2dBackward { .. }
-        | AvgPool2d { .. }
-        | AvgPool2dBackward { .. } => ops::pool::backward(op, inputs, out, g),
-        BatchNorm { .. }
-        | BatchNormBackward { .. }
-        | BatchNormWeightGrad { .. }
-        | BatchNormInvstd { .. } => ops::norm::backward(op, inputs, out, g),
-    }
-}
 
 /// The tensors with history that `outputs` reach, children before parents.
 fn topo_order(outputs: &[Tensor]) -> Vec<Tensor> {
@@ -128,9 +53,10 @@ fn topo_order(outputs: &[Tensor]) -> Vec<Tensor> {
 fn propagate(
     outputs: &[Tensor],
     seeds: Vec<Tensor>,
-    keep: &HashSet<u64>,
+    targets: Option<&HashSet<u64>>,
     create_graph: bool,
 ) -> Result<(HashMap<u64, Tensor>, Vec<Tensor>)> {
+    let keep = targets.cloned().unwrap_or_default();
     let _mode = set_grad_enabled(create_graph);
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     for (o, s) in outputs.iter().zip(seeds) {
@@ -144,8 +70,23 @@ fn propagate(
         grads.insert(o.id(), acc);
     }
     let order = topo_order(outputs);
+    // Inputs come before the tensors made from them, so one pass marks every tensor that
+    // leads to a target.
+    let mut needed: HashSet<u64> = HashSet::new();
+    for t in &order {
+        let leads = match t.node() {
+            Some(n) => n.inputs.iter().any(|i| needed.contains(&i.id())),
+            None => targets.is_none_or(|k| k.contains(&t.id())),
+        } || targets.is_some_and(|k| k.contains(&t.id()));
+        if leads {
+            needed.insert(t.id());
+        }
+    }
     let mut leaves = Vec::new();
     for t in order.iter().rev() {
+        if !needed.contains(&t.id()) {
+            continue;
+        }
         let node = match t.node() {
             Some(n) => n,
             None => {
@@ -160,10 +101,15 @@ fn propagate(
         };
         let Some(g) = g else { continue };
         crate::stats::count_backward_rule();
-        let input_grads = run_rule(&node.op, &node.inputs, t, &g)?;
-        for (input, ig) in node.inputs.iter().zip(input_grads) {
+        let needs: Vec<bool> = node
+            .inputs
+            .iter()
+            .map(|i| i.requires_grad() && needed.contains(&i.id()))
+            .collect();
+        let input_grads = node.op.backward(&node.inputs, t, &g, &needs)?;
+        for ((input, ig), need) in node.inputs.iter().zip(input_grads).zip(needs) {
             let Some(ig) = ig else { continue };
-            if !input.requires_grad() {
+            if !need {
                 continue;
             }
             let acc = match grads.remove(&input.id()) {
@@ -194,7 +140,7 @@ fn seeds_for(outputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Result<Vec<
                         rhs: g.shape().to_vec(),
                     });
                 }
-                ops::check_same("grad (output vs grad_output)", o, g)?;
+                check_same("grad (output vs grad_output)", o, g)?;
             }
             Ok(gs.to_vec())
         }
@@ -236,8 +182,8 @@ pub fn grad_with(
     allow_unused: bool,
 ) -> Result<Vec<Tensor>> {
     let seeds = seeds_for(outputs, grad_outputs)?;
-    let keep: HashSet<u64> = inputs.iter().map(Tensor::id).collect();
-    let (mut grads, _) = propagate(outputs, seeds, &keep, create_graph)?;
+    let targets: HashSet<u64> = inputs.iter().map(Tensor::id).collect();
+    let (mut grads, _) = propagate(outputs, seeds, Some(&targets), create_graph)?;
     inputs
         .iter()
         .enumerate()
@@ -257,8 +203,7 @@ impl Tensor {
     /// must hold one element. The graph is not kept for a second order.
     pub fn backward(&self) -> Result<()> {
         let seeds = seeds_for(std::slice::from_ref(self), None)?;
-        let (mut grads, leaves) =
-            propagate(std::slice::from_ref(self), seeds, &HashSet::new(), false)?;
+        let (mut grads, leaves) = propagate(std::slice::from_ref(self), seeds, None, false)?;
         for leaf in leaves {
             if let Some(g) = grads.remove(&leaf.id()) {
                 leaf.accumulate_grad(g.detach())?;

@@ -5,7 +5,7 @@
 //! arbitrary (never uninitialised memory). Bounded: buffers of at least [`MIN_LEN`] elements,
 //! at most [`PER_LEN`] per length and [`MAX_BYTES`] in all.
 
-use crate::storage::CpuStorage;
+use super::buffer::CpuStorage;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,8 +1,8 @@
 //! Copies of strided views into contiguous row-major buffers.
 
-use super::PAR_MIN;
+use super::buffer::CpuStorage;
+use super::par::PAR_MIN;
 use crate::layout::Layout;
-use crate::storage::CpuStorage;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -13,7 +13,6 @@ pub fn to_contiguous<'a, T: Copy + Send + Sync>(data: &'a [T], layout: &Layout) 
         return Cow::Borrowed(&data[layout.offset..layout.offset + n]);
     }
     let mut out = Vec::with_capacity(n);
-    // SAFETY-free fill: push row by row.
     let (inner, stride) = layout.inner();
     if n == 0 {
         return Cow::Owned(out);

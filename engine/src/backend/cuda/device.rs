@@ -2,12 +2,10 @@
 //! allocator, and the process-wide registry that opens each ordinal once.
 
 use super::allocator::{block_size, CachingAllocator};
-use super::buffer::CudaBuffer;
 use super::driver::DriverRuntime;
 use super::emulated::EmulatedRuntime;
 use super::runtime::Runtime;
 use crate::error::{Error, Result};
-use crate::DType;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -63,9 +61,8 @@ impl CudaDevice {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An uninitialised buffer of `len` elements of `dtype`.
-    pub(crate) fn alloc(self: &Arc<Self>, len: usize, dtype: DType) -> Result<CudaBuffer> {
-        let bytes = len * dtype.size_in_bytes();
+    /// An uninitialised block of at least `bytes` bytes: its address and its rounded size.
+    pub(crate) fn alloc_block(&self, bytes: usize) -> Result<(u64, usize)> {
         let block = block_size(bytes);
         let cached = self.pool().take(block);
         let ptr = match cached {
@@ -83,7 +80,7 @@ impl CudaDevice {
                 p
             }
         };
-        Ok(CudaBuffer::new(self.clone(), ptr, len, dtype, block))
+        Ok((ptr, block))
     }
 
     pub(crate) fn release(&self, ptr: u64, block: usize) {

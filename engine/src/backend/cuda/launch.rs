@@ -1,13 +1,14 @@
 //! Kernel launch plumbing: argument lists in cuLaunchKernel's form, the launch shapes the `.cu`
-//! files document, kernel names per dtype, and `Strided` descriptions of tensor views (with
-//! adjacent dims merged so that views of any rank fit the kernels' 6 dims when they can).
+//! files document, kernel names per dtype (the CUDA side of the dtype dispatch: `<base>_f32` or
+//! `<base>_f64`), output buffers, and `Strided` descriptions of views (with adjacent dims merged
+//! so that views of any rank fit the kernels' 6 dims when they can). Every launch is counted
+//! ([`crate::stats`]).
 
-use super::buffer::CudaBuffer;
 use super::device::CudaDevice;
+use super::storage::CudaStorage;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::storage::Storage;
-use crate::{DType, Tensor};
+use crate::DType;
 use maxl_kernels::params::{Strided, MAX_DIMS};
 use std::ffi::c_void;
 use std::sync::Arc;
@@ -103,50 +104,14 @@ pub(crate) fn kname(base: &str, dtype: DType, op: &'static str) -> Result<String
     }
 }
 
-/// The CUDA buffer of a tensor and the device address of its view's first element.
-pub(crate) fn operand(t: &Tensor) -> Result<(&CudaBuffer, u64)> {
-    let buf = t.storage().cuda().ok_or_else(|| {
-        Error::Invalid(format!(
-            "maxl-engine internal error: expected a CUDA tensor, got one on {}",
-            t.device()
-        ))
-    })?;
-    let addr = buf.ptr() + (t.layout().offset * buf.dtype().size_in_bytes()) as u64;
-    Ok((buf, addr))
-}
-
-/// The device of a CUDA tensor.
-pub(crate) fn device_of(t: &Tensor) -> Result<Arc<CudaDevice>> {
-    Ok(operand(t)?.0.dev().clone())
-}
-
 /// A fresh (uninitialised) output buffer.
-pub(crate) fn output(dev: &Arc<CudaDevice>, len: usize, dtype: DType) -> Result<CudaBuffer> {
-    dev.alloc(len, dtype)
+pub(crate) fn output(dev: &Arc<CudaDevice>, len: usize, dtype: DType) -> Result<CudaStorage> {
+    CudaStorage::alloc(dev, len, dtype)
 }
 
-/// The device address of `t`'s elements in dense row-major order: its own buffer when the view
-/// is dense, else a gathered copy, which is pushed to `keep` so that it lives until the launch.
-pub(crate) fn dense_addr(
-    dev: &Arc<CudaDevice>,
-    t: &Tensor,
-    keep: &mut Vec<CudaBuffer>,
-) -> Result<u64> {
-    let (_, a) = operand(t)?;
-    if t.layout().is_contiguous() {
-        return Ok(a);
-    }
-    let n = t.numel();
-    let buf = output(dev, n, t.dtype())?;
-    super::transfer::copy_view(dev, a, t.layout(), t.dtype(), buf.ptr(), n)?;
-    let p = buf.ptr();
-    keep.push(buf);
-    Ok(p)
-}
-
-/// Wraps a buffer as storage.
-pub(crate) fn storage(buf: CudaBuffer) -> Storage {
-    Storage::new_cuda(buf)
+/// The device address of the first element of the view `l` of `s`.
+pub(crate) fn addr(s: &CudaStorage, l: &Layout) -> u64 {
+    s.addr_at(l.offset)
 }
 
 /// `Strided` for operands viewed with `layouts` (each of the output's `shape`, strides 0 on

@@ -1,38 +1,31 @@
-//! The CUDA backend: kernels from `maxl-kernels` (compiled once per device with NVRTC) launched
-//! on one stream per device, device buffers from a caching allocator, and host transfers.
-//! Each op family has a file of launchers that the engine's `ops/` files call when their
-//! operands live on a `Cuda(n)` device. Index ops check their indices on the host before any
-//! device access (an uploaded i64 tensor keeps its host values, so this costs no device
-//! synchronisation); `gather`, `index_select` and `scatter_add` then run on the device
-//! (`scatter_add` with an index smaller than its target on other axes, and `one_hot`, run on
-//! the host). Uploads are asynchronous; downloads (`to_vec`, `item`, batch-norm statistics)
-//! wait for the queued work.
-//!
-//! Runtimes: the CUDA driver, or (with `MAXL_CUDA_EMULATOR=1` or [`use_emulator`]) the kernel
-//! emulator, which runs the same kernels on the CPU so that this backend is tested without a
-//! GPU. f32 matmuls and convolutions use plain FP32 kernels unless [`set_allow_tf32`] allows
-//! tensor-core TF32 (PyTorch's `allow_tf32`).
+//! The CUDA backend's runtime: devices opened once per ordinal ([`device`]), each with one
+//! stream, a caching allocator and its runtime (the CUDA driver, or with
+//! `MAXL_CUDA_EMULATOR=1` / [`use_emulator`] the kernel emulator, which runs the same `.cu`
+//! kernels on the CPU so that this backend is tested without a GPU); [`CudaStorage`], the
+//! device buffer; kernel launches ([`launch`]: argument lists, grids, kernel names per dtype);
+//! copies on the device ([`copy`]) and host transfers ([`transfer`]). The op families'
+//! launchers (`ops/<family>/cuda_kernel.rs`) are built on these. Uploads are asynchronous;
+//! downloads wait for the queued work. f32 matmuls and convolutions use plain FP32 kernels
+//! unless [`set_allow_tf32`] allows tensor-core TF32 (PyTorch's `allow_tf32`).
 
 mod allocator;
-mod buffer;
-pub mod conv;
+pub(crate) mod copy;
 mod device;
 mod driver;
-pub mod elementwise;
 mod emulated;
-pub mod index;
-pub mod launch;
-pub mod matmul;
-pub mod norm;
-pub mod pool;
-pub mod reduce;
+pub(crate) mod launch;
 mod runtime;
-pub mod softmax;
-pub mod transfer;
+mod storage;
+pub(crate) mod transfer;
 
-pub use buffer::CudaBuffer;
 pub use device::{device, emulated, use_emulator, CudaDevice, MemoryStats};
+pub use storage::CudaStorage;
 
+use crate::backend::cpu::buffer::CpuStorage;
+use crate::backend::BackendStorage;
+use crate::error::Result;
+use crate::layout::Layout;
+use crate::{DType, Device};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ALLOW_TF32: AtomicBool = AtomicBool::new(false);
@@ -49,15 +42,45 @@ pub fn allow_tf32() -> bool {
 
 /// The device for GPU tests and checks: `cuda:0` when the driver sees a GPU, else the kernel
 /// emulator (switched on here) when a C++ compiler can build it; `Err` says why neither works.
-pub fn gpu_or_emulator() -> std::result::Result<crate::Device, String> {
+pub fn gpu_or_emulator() -> std::result::Result<Device, String> {
     if maxl_kernels::gpus().is_ok_and(|g| !g.is_empty()) {
-        return Ok(crate::Device::Cuda(0));
+        return Ok(Device::Cuda(0));
     }
     match maxl_kernels::emulator::compiler_available() {
         Ok(_) => {
             use_emulator();
-            Ok(crate::Device::Cuda(0))
+            Ok(Device::Cuda(0))
         }
         Err(e) => Err(format!("no GPU and no kernel emulator: {e}")),
+    }
+}
+
+impl BackendStorage for CudaStorage {
+    fn dtype(&self) -> DType {
+        CudaStorage::dtype(self)
+    }
+
+    fn len(&self) -> usize {
+        CudaStorage::len(self)
+    }
+
+    fn device(&self) -> Device {
+        CudaStorage::device(self)
+    }
+
+    fn copy_strided(&self, l: &Layout) -> Result<Self> {
+        copy::contiguous(self, l)
+    }
+
+    fn to_dtype(&self, l: &Layout, dtype: DType) -> Result<Self> {
+        copy::cast(self, l, dtype)
+    }
+
+    fn full_like(&self, n: usize, v: f64, dtype: DType) -> Result<Self> {
+        copy::fill(self.dev(), n, dtype, v)
+    }
+
+    fn to_cpu(&self, l: &Layout) -> Result<CpuStorage> {
+        transfer::download(self, l)
     }
 }

@@ -1,13 +1,15 @@
-//! Copies between host and device: uploading a CPU tensor's elements, downloading a CUDA
-//! tensor (any view, gathered to contiguous on the device first), and device-to-device moves.
+//! Copies between host and device: uploading host elements, downloading a view (gathered to
+//! dense on the device first), and moves to another device (through the host). Each download
+//! waits for the device's queued work and is counted as a host synchronisation.
 
+use super::copy::contiguous;
 use super::device::{device, CudaDevice};
-use super::launch::{block, grid_for, operand, output, strided, Args};
-use super::{launch, CudaBuffer};
+use super::launch::{addr, output};
+use super::storage::CudaStorage;
+use crate::backend::cpu::buffer::CpuStorage;
 use crate::error::Result;
 use crate::layout::Layout;
-use crate::storage::{CpuStorage, Storage};
-use crate::{DType, Tensor};
+use crate::DType;
 use std::sync::Arc;
 
 fn bytes_of(c: &CpuStorage) -> &[u8] {
@@ -23,12 +25,12 @@ fn bytes_of(c: &CpuStorage) -> &[u8] {
 }
 
 /// Uploads contiguous host elements to a new buffer of device `ordinal`.
-pub(crate) fn upload(data: &CpuStorage, ordinal: usize) -> Result<CudaBuffer> {
+pub(crate) fn upload(data: &CpuStorage, ordinal: usize) -> Result<CudaStorage> {
     upload_to(&device(ordinal)?, data)
 }
 
 /// Uploads contiguous host elements to a new buffer of `dev`.
-pub(crate) fn upload_to(dev: &Arc<CudaDevice>, data: &CpuStorage) -> Result<CudaBuffer> {
+pub(crate) fn upload_to(dev: &Arc<CudaDevice>, data: &CpuStorage) -> Result<CudaStorage> {
     let buf = output(dev, data.len(), data.dtype())?;
     let bytes = bytes_of(data);
     if !bytes.is_empty() {
@@ -38,73 +40,18 @@ pub(crate) fn upload_to(dev: &Arc<CudaDevice>, data: &CpuStorage) -> Result<Cuda
     Ok(buf)
 }
 
-/// A contiguous device copy of a CUDA tensor's view (the same buffer when already dense).
-pub(crate) fn contiguous(t: &Tensor) -> Result<Storage> {
-    let dev = super::launch::device_of(t)?;
-    let n = t.numel();
-    let out = output(&dev, n, t.dtype())?;
-    let (_, src) = operand(t)?;
-    copy_view(&dev, src, t.layout(), t.dtype(), out.ptr(), n)?;
-    Ok(Storage::new_cuda(out))
-}
-
-/// Gathers the view `layout` at `src` into `n` dense elements at `dst`.
-pub(crate) fn copy_view(
-    dev: &CudaDevice,
-    src: u64,
-    layout: &Layout,
-    dtype: DType,
-    dst: u64,
-    n: usize,
-) -> Result<()> {
-    let s = strided(&layout.shape, &[layout])?;
-    if s.contiguous != 0 {
-        // SAFETY: both ranges hold `n` elements of `dtype` on this device.
-        return unsafe { dev.rt().dtod(dst, src, n * dtype.size_in_bytes()) };
+/// The elements of the view `l` of `s`, downloaded as a contiguous host buffer.
+pub(crate) fn download(s: &CudaStorage, l: &Layout) -> Result<CpuStorage> {
+    if l.is_contiguous() {
+        return read(s.dev(), addr(s, l), l.numel(), s.dtype());
     }
-    let name = match dtype {
-        DType::F32 => "copy_f32",
-        DType::F64 => "copy_f64",
-        DType::I64 => "copy_i64",
-    };
-    let args = Args::new().arg(n as i64).arg(src).arg(dst);
-    let args = match dtype {
-        DType::I64 => args.arg(s),
-        DType::F32 => args.arg(0f32).arg(0f32).arg(s),
-        DType::F64 => args.arg(0f64).arg(0f64).arg(s),
-    };
-    launch::launch(dev, name, grid_for(n), block(), args)
-}
-
-/// The elements of a CUDA tensor's view, downloaded as a contiguous host buffer.
-pub(crate) fn download(t: &Tensor) -> Result<CpuStorage> {
-    let dense = if t.layout().is_contiguous() {
-        None
-    } else {
-        Some(contiguous(t)?)
-    };
-    let (dev, src) = match &dense {
-        Some(s) => {
-            let b = s
-                .cuda()
-                .ok_or_else(|| crate::Error::Cuda("lost a device copy".into()))?;
-            (b.dev().clone(), b.ptr())
-        }
-        None => {
-            let (b, a) = operand(t)?;
-            (b.dev().clone(), a)
-        }
-    };
-    read(&dev, src, t.numel(), t.dtype())
+    let dense = contiguous(s, l)?;
+    read(s.dev(), dense.ptr(), l.numel(), s.dtype())
 }
 
 /// `n` dense elements of `dtype` at `src` on `dev`, copied to the host (after queued work).
 pub(crate) fn read(dev: &CudaDevice, src: u64, n: usize, dtype: DType) -> Result<CpuStorage> {
-    let mut host = match dtype {
-        DType::F32 => CpuStorage::F32(vec![0.0; n]),
-        DType::F64 => CpuStorage::F64(vec![0.0; n]),
-        DType::I64 => CpuStorage::I64(vec![0; n]),
-    };
+    let mut host = CpuStorage::full(n, 0.0, dtype);
     if n > 0 {
         fn bytes_mut<T>(v: &mut [T]) -> &mut [u8] {
             // SAFETY: plain numbers; the byte view covers exactly the slice.
@@ -124,75 +71,8 @@ pub(crate) fn read(dev: &CudaDevice, src: u64, n: usize, dtype: DType) -> Result
     Ok(host)
 }
 
-/// Copies a CUDA tensor's view to a new dense buffer on another CUDA device (through the host:
-/// the devices may be different processes' emulators or GPUs without peer access).
-pub(crate) fn to_other_device(t: &Tensor, ordinal: usize) -> Result<CudaBuffer> {
-    upload(&download(t)?, ordinal)
-}
-
-/// Host results placed on `device` (uploaded for a CUDA device): for ops that run on the host.
-pub(crate) fn place(data: CpuStorage, device: crate::Device) -> Result<Storage> {
-    match device {
-        crate::Device::Cpu => Ok(Storage::new(data)),
-        crate::Device::Cuda(n) => Ok(Storage::new_cuda(upload(&data, n)?)),
-    }
-}
-
-/// `parts` joined along `axis` into a dense tensor of `shape`: each part is written as one
-/// dense block of a `[S, pre, post]` buffer (axis first), which is then gathered into
-/// `[pre, S, post]` order.
-pub(crate) fn concat(parts: &[Tensor], axis: usize, shape: &[usize]) -> Result<Storage> {
-    let first = &parts[0];
-    let dev = super::launch::device_of(first)?;
-    let dtype = first.dtype();
-    let total: usize = shape.iter().product();
-    let out = output(&dev, total, dtype)?;
-    let pre: usize = shape[..axis].iter().product();
-    let post: usize = shape[axis + 1..].iter().product();
-    let big_s = shape[axis];
-    if total == 0 {
-        return Ok(Storage::new_cuda(out));
-    }
-    let es = dtype.size_in_bytes() as u64;
-    let tmp = if pre == 1 {
-        None
-    } else {
-        Some(output(&dev, total, dtype)?)
-    };
-    let dst_base = tmp.as_ref().map_or(out.ptr(), |t| t.ptr());
-    let mut off = 0usize;
-    for p in parts {
-        let s = p.shape()[axis];
-        let n = p.numel();
-        if n > 0 {
-            // The part, dense as [pre, s, post], read in [s, pre, post] order.
-            let dense_part = p.detach().contiguous()?;
-            let (_, src) = operand(&dense_part)?;
-            let l3 = Layout {
-                shape: vec![pre, s, post],
-                strides: vec![s * post, post, 1],
-                offset: 0,
-            };
-            let lp = l3.permute(&[1, 0, 2])?;
-            copy_view(
-                &dev,
-                src,
-                &lp,
-                dtype,
-                dst_base + (off * pre * post) as u64 * es,
-                n,
-            )?;
-        }
-        off += s;
-    }
-    if let Some(t) = tmp {
-        // tmp is [S, pre, post]; read it in [pre, S, post] order.
-        let l = Layout {
-            shape: vec![pre, big_s, post],
-            strides: vec![post, pre * post, 1],
-            offset: 0,
-        };
-        copy_view(&dev, t.ptr(), &l, dtype, out.ptr(), total)?;
-    }
-    Ok(Storage::new_cuda(out))
+/// A dense copy of the view `l` of `s` on another CUDA device (through the host: the devices
+/// may be different processes' emulators or GPUs without peer access).
+pub(crate) fn to_other_device(s: &CudaStorage, l: &Layout, ordinal: usize) -> Result<CudaStorage> {
+    upload(&download(s, l)?, ordinal)
 }
