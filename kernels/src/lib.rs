@@ -1,5 +1,6 @@
 //! CUDA kernels of maxl-engine's CUDA backend: the `.cu` sources (embedded with `include_str!`,
-//! listed with every kernel name in [`modules`]), their run-time compilation to PTX with NVRTC
+//! listed with every kernel name in [`modules`]; the names are derived from the sources at
+//! build time by [`kernel_names`]), their run-time compilation to PTX with NVRTC
 //! ([`nvrtc`]) and a per-device PTX cache ([`cache`]). Nothing here needs a CUDA toolkit at build
 //! time: libnvrtc and libcuda are loaded at run time, and their absence is an [`Error`]
 //! ("NVRTC not available: ...", "CUDA not available: ..."), never a panic.
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod driver;
 pub mod emulator;
 pub mod error;
+pub mod kernel_names;
 pub mod modules;
 pub mod nvrtc;
 pub mod params;
