@@ -1,7 +1,7 @@
 //! Where a tensor lives: the CPU or a CUDA device by ordinal. Parsing a device name, checking
 //! that a device is available and waiting for it are backend services (`crate::backend`);
-//! asking for a CUDA device that this machine lacks gives a clear "CUDA not available:
-//! <reason>" error, never a panic.
+//! asking for a CUDA device that this machine lacks gives a clear `CUDA not available:
+//! <reason>` error, never a panic.
 
 use std::fmt;
 

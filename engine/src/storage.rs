@@ -1,6 +1,6 @@
 //! Tensor storage: a typed buffer of one backend ([`CpuStorage`] or a CUDA device's
 //! [`CudaStorage`]), immutable once made and shared by every view of it. This is the one place
-//! that matches on the device: [`Storage::backend`] and the `on_device!`
+//! that matches on the device: `Storage::backend` and the `on_device!`
 //! macro hand an op's kernel call to the buffer's backend, written once, generically over the
 //! family's kernel trait (see [`crate::backend`]). The engine counts live buffers and bytes
 //! (CPU and device alike) so tests can show that nothing leaks across iterations.

@@ -1,5 +1,5 @@
 //! Reverse-mode autodiff over the tape that tensors carry. `grad` walks the nodes an output
-//! reaches in reverse topological order and runs each op's backward rule ([`op::Op`]); with
+//! reaches in reverse topological order and runs each op's backward rule ([`crate::Op`]); with
 //! `create_graph = true` the rules run with recording on, so the gradients have a history of
 //! their own and can be differentiated again, to any order. Only what is asked for is computed:
 //! a tensor's gradient is *needed* when it lies on a path from the outputs to a requested input

@@ -2,7 +2,7 @@
 //!
 //! A backend is a buffer type of one device kind that implements [`BackendStorage`] (its
 //! dtype, length and device, strided copies, casts, fills and the copy to the host):
-//! [`cpu::CpuStorage`] on host memory and [`cuda::CudaStorage`] on device memory. The op
+//! [`cpu::buffer::CpuStorage`] on host memory and [`cuda::CudaStorage`] on device memory. The op
 //! kernels are the rest of the contract, one trait per op family, declared by the family
 //! (`ops/<family>/mod.rs`, e.g. `ConvKernel: BackendStorage`) and implemented for each buffer
 //! type beside it (`ops/<family>/cpu_kernel.rs`, `cuda_kernel.rs`), as dfdx's tensor ops are.

@@ -2,8 +2,8 @@
 //! and is handed to kernels that overwrite their whole output, so a training step's outputs
 //! cost neither a fresh allocation nor the zeroing of `vec![0.0; n]` (9% of a B1 step's profile
 //! was memset). Only kernels that write every element may take one: the old values are
-//! arbitrary (never uninitialised memory). Bounded: buffers of at least [`MIN_LEN`] elements,
-//! at most [`PER_LEN`] per length and [`MAX_BYTES`] in all.
+//! arbitrary (never uninitialised memory). Bounded: buffers of at least `MIN_LEN` elements,
+//! at most `PER_LEN` per length and `MAX_BYTES` in all.
 
 use super::buffer::CpuStorage;
 use std::any::{Any, TypeId};

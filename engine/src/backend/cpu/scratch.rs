@@ -39,7 +39,7 @@ pub fn take<T: Scratch>(len: usize) -> Vec<T> {
     v
 }
 
-/// Returns a buffer to this thread's pool (a few of at most [`KEEP_MAX`] elements are kept, the
+/// Returns a buffer to this thread's pool (a few of at most `KEEP_MAX` elements are kept, the
 /// rest freed).
 pub fn give<T: Scratch>(v: Vec<T>) {
     if v.capacity() > KEEP_MAX {

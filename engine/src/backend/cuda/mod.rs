@@ -2,8 +2,8 @@
 //! stream, a caching allocator and its runtime (the CUDA driver, or with
 //! `MAXL_CUDA_EMULATOR=1` / [`use_emulator`] the kernel emulator, which runs the same `.cu`
 //! kernels on the CPU so that this backend is tested without a GPU); [`CudaStorage`], the
-//! device buffer; kernel launches ([`launch`]: argument lists, grids, kernel names per dtype);
-//! copies on the device ([`copy`]) and host transfers ([`transfer`]). The op families'
+//! device buffer; kernel launches (`launch`: argument lists, grids, kernel names per dtype);
+//! copies on the device (`copy`) and host transfers (`transfer`). The op families'
 //! launchers (`ops/<family>/cuda_kernel.rs`) are built on these. Uploads are asynchronous;
 //! downloads wait for the queued work. f32 matmuls and convolutions use plain FP32 kernels
 //! unless [`set_allow_tf32`] allows tensor-core TF32 (PyTorch's `allow_tf32`).

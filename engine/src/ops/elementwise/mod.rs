@@ -2,7 +2,7 @@
 //! `clamp`, `maximum`/`minimum`, `where_cond`, and the comparison masks (constants, never
 //! recorded). Backward rules use only these same ops plus `sum_to`.
 //!
-//! A unary op is one [`unary!`] line: its CPU formula (generic over the float type), its
+//! A unary op is one `unary!` line: its CPU formula (generic over the float type), its
 //! elementwise.cu kernel, its recorded kind and its backward rule; plus its public method below
 //! and a gradcheck case in `cases.rs`.
 

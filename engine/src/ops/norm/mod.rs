@@ -2,7 +2,7 @@
 //! come back as new tensors). Training mode is a fused op whose backward rules are tensor programs
 //! over a few more fused ops, so every order is exact; eval mode is a per-channel affine map.
 //!
-//! The batch statistics ([`BnStats`]) and the per-channel gradient sums ([`Sums`]) are op-level
+//! The batch statistics (`BnStats`) and the per-channel gradient sums (`Sums`) are op-level
 //! constants held as device storage: f64 host buffers on the CPU, buffers of the input's dtype
 //! (the sums: f64 partials) on a CUDA device, where nothing is copied to the host.
 
