@@ -1,5 +1,6 @@
 //! Every kernel module compiles with NVRTC to PTX for compute_90 and assembles with `ptxas
-//! -arch=sm_90`, and its PTX defines exactly the kernels `MODULES` lists. No GPU is needed:
+//! -arch=sm_90`, and its PTX defines exactly the kernels `MODULES` lists (the lists that
+//! `build.rs` derives from the sources: so this also checks the derivation against NVRTC). No GPU is needed:
 //! libnvrtc comes from the PyPI wheel nvidia-cuda-nvrtc (`MAXL_NVRTC_LIB` or `LD_LIBRARY_PATH`),
 //! ptxas from nvidia-cuda-nvcc (`MAXL_PTXAS`, or `ptxas` on `PATH`); `.ci/run` installs both.
 //! Where either is missing the tests say why and pass, except in CI (`CI=true`), where a

@@ -396,6 +396,43 @@ fn mixing_devices_is_an_error_naming_both() {
     assert!(e.contains("device mismatch"), "{e}");
 }
 
+/// Batch norm's statistics, gradient sums and coefficients stay on the device: a training-mode
+/// forward pass with running statistics and first and second derivatives never copy to the
+/// host (the engine counts device-to-host copies).
+#[test]
+fn batch_norm_on_the_device_never_waits_for_the_host() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(4);
+    let on = |t: Tensor| t.to_device(dev).unwrap();
+    let x = on(Tensor::randn(&[3, 2, 2, 2], DType::F64, &mut rng))
+        .set_requires_grad(true)
+        .unwrap();
+    let w = on(Tensor::randn(&[2], DType::F64, &mut rng))
+        .set_requires_grad(true)
+        .unwrap();
+    let b = on(Tensor::randn(&[2], DType::F64, &mut rng));
+    let (rm, rv) = (
+        on(Tensor::zeros(&[2], DType::F64)),
+        on(Tensor::ones(&[2], DType::F64)),
+    );
+    let g = on(Tensor::randn(&[3, 2, 2, 2], DType::F64, &mut rng));
+    let before = maxl_engine::stats();
+    let (y, running) = x
+        .batch_norm(Some(&rm), Some(&rv), Some(&w), Some(&b), true, 0.1, 1e-5)
+        .unwrap();
+    let l = y.mul(&g).unwrap().sum_all().unwrap();
+    let gs = maxl_engine::grad(&[l], &[x.clone(), w.clone()], None, true).unwrap();
+    let l2 = gs[0].mul(&gs[0]).unwrap().sum_all().unwrap();
+    let gg = maxl_engine::grad(&[l2], &[x, w], None, false).unwrap();
+    let work = maxl_engine::stats() - before;
+    assert!(work.kernel_launches > 0);
+    assert_eq!(work.host_syncs, 0, "{work:?}");
+    // The results are there (reading them is a synchronisation, after the count).
+    assert!(running.is_some());
+    assert!(gg[0].to_vec_f64().unwrap().iter().all(|v| v.is_finite()));
+}
+
 #[test]
 fn freed_buffers_are_reused_and_nothing_leaks() {
     let _turn = serial();
