@@ -8,7 +8,7 @@ pub mod vgg16;
 
 pub use networks::{Net, NetState};
 
-use crate::nn::init::Init;
+use crate::nn::init::{Init, InitScheme};
 use crate::nn::{Builder, Forward};
 use crate::{Error, Result};
 use maxl_engine::Tensor;
@@ -76,13 +76,18 @@ impl Backbone {
         }
     }
 
-    /// Weight initialisers of this backbone for (conv, linear); `generator` selects the label
-    /// generator's Xavier-normal where MODELS.md asks for it.
-    pub fn inits(self, generator: bool) -> (Init, Init) {
+    /// Weight initialisers (conv, linear) of this backbone's networks under `scheme`;
+    /// `generator` selects the label generator's where the scheme gives it its own (VGG-16's
+    /// Xavier-normal under `auto`, as MODELS.md says).
+    pub fn inits(self, scheme: InitScheme, generator: bool) -> (Init, Init) {
+        if let Some(init) = scheme.fixed() {
+            return (init, init);
+        }
         match (self, generator) {
+            (Backbone::ConvNet4, _) => (Init::TorchDefault, Init::TorchDefault),
+            (Backbone::Vgg16, false) => (Init::XavierUniform, Init::XavierUniform),
+            (Backbone::Vgg16, true) => (Init::XavierNormal, Init::XavierNormal),
             (Backbone::ResNet32, _) => (Init::KaimingNormalFanOut, Init::TorchDefault),
-            (_, false) => (Init::XavierUniform, Init::XavierUniform),
-            (_, true) => (Init::XavierNormal, Init::XavierNormal),
         }
     }
 
