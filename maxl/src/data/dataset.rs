@@ -239,8 +239,20 @@ pub struct Split {
 }
 
 impl Split {
-    /// Checks that the two sets agree on image shape and class count.
+    /// Checks that neither set is empty and that the two agree on image shape and class count.
     pub fn new(train: Dataset, test: Dataset) -> Result<Split> {
+        for (set, what) in [(&train, "training"), (&test, "test")] {
+            if set.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the {what} set holds no images: nothing to {}",
+                    if what == "test" {
+                        "test on"
+                    } else {
+                        "train on"
+                    }
+                )));
+            }
+        }
         if train.image_shape() != test.image_shape() || train.classes() != test.classes() {
             return Err(Error::Invalid(format!(
                 "split: train images {:?} with {} classes, test images {:?} with {} classes",

@@ -83,8 +83,9 @@ fn parse_header(b: &[u8]) -> std::result::Result<(Vec<usize>, usize), String> {
     }
     if have > want {
         return Err(format!(
-            "{} bytes past the end of the {dims:?} array",
-            have - want
+            "the header declares {nd} dimensions {dims:?} ({want} data bytes), but {have} data \
+             bytes follow: the dimension count does not fit the file (an images file has 3 \
+             dimensions, a labels file 1)"
         ));
     }
     Ok((dims, header))
