@@ -13,25 +13,30 @@ pub struct Args {
     pub settings: Given<Settings>,
     /// Run folder for config.toml, metrics.jsonl, checkpoint.safetensors, curves.png and
     /// summary.json [default: runs/<method>-<dataset>-<seed>, with -2, -3.. if taken]
-    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "resume",
+        help_heading = "Run"
+    )]
     pub out: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint; ends with the numbers of a run that
     /// never stopped. Flags that change its settings are refused (--data-dir and --device
     /// may differ)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Run")]
     pub resume: Option<PathBuf>,
     /// TOML file of settings, keys as the flags' names (e.g. batch_size = 50); flags given
     /// on the command line override it
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Run")]
     pub config: Option<PathBuf>,
     /// Stop (resumably) once N epochs are done, e.g. to split a long run into jobs
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Run")]
     pub stop_after: Option<usize>,
     /// No progress bars and no per-epoch lines (errors are still printed)
-    #[arg(long)]
+    #[arg(long, help_heading = "Run")]
     pub quiet: bool,
     /// Worker threads [default: all cores]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Run")]
     pub threads: Option<usize>,
 }
 

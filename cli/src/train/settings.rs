@@ -67,6 +67,7 @@ impl From<DatasetKind> for String {
 
 /// Every setting that shapes a run's numbers, plus where its data live and run.
 #[derive(clap::Args, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[command(next_help_heading = "Data and device")]
 pub struct Settings {
     /// Data set: fashion-mnist, mnist, cifar10, cifar100, image-folder (DIR/train/<class>/*,
     /// DIR/test/<class>/*) or synthetic (generated, learnable toy images)

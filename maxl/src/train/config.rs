@@ -169,6 +169,7 @@ fn psi_from_toml<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<usi
 /// Every setting of a training run: each field is a `maxl-cli train` flag (the doc comment
 /// is its help) and a TOML key (the field's name) at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[command(next_help_heading = "Training")]
 pub struct TrainConfig {
     /// How auxiliary labels are made: maxl (second-order meta step), maxl-fo (first-order
     /// variant), single (no auxiliary task), random (fixed random labels), human (CIFAR-100's
