@@ -54,7 +54,16 @@ fn main() -> ExitCode {
     // faulting fresh zeroed pages back in cost about 6% of a B1 step.
     // SAFETY: sets a plain integer option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value a flag's parser refused: its reason on one line, as other errors.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Train(a) => train::run(*a).map(|()| true),
         Command::Eval(a) => eval::run(a).map(|()| true),

@@ -43,6 +43,14 @@ fn bad_input_is_one_line_and_leaves_no_run_folder() {
             "label hierarchy",
         ),
         ([&tiny[..], &["--epochs", "0"]].concat(), "at least 1"),
+        (
+            [&tiny[..], &["--lr", "-1"]].concat(),
+            "--lr must be a finite number >= 0, not -1",
+        ),
+        (
+            vec!["--epochs", "ten"],
+            "invalid value 'ten' for '--epochs <N>'",
+        ),
         (vec!["--config", "typo.toml"], "unknown key 'lr_typo'"),
         (vec!["--resume", &missing], "not found"),
         (

@@ -15,7 +15,7 @@ pub use args::Args;
 use anyhow::{anyhow, bail, Result};
 use maxl::data::{Loader, LoaderConfig};
 use maxl::metrics::EpochMetrics;
-use maxl::train::{Method, Trainer};
+use maxl::train::{Trainer, Validated};
 use maxl_engine::Device;
 use progress::Display;
 use run_dir::{RunDir, CURVES, SUMMARY};
@@ -64,13 +64,14 @@ fn psi_text(psi: &[usize]) -> String {
     }
 }
 
-/// The settings and folder of a new run, or of the run that `--resume` names.
-fn settings_and_folder(a: &Args) -> Result<(Settings, RunDir, bool)> {
+/// The settings (resolved and validated) and folder of a new run, or of the run that
+/// `--resume` names.
+fn settings_and_folder(a: &Args) -> Result<(Settings, Validated, RunDir, bool)> {
     let Some(path) = &a.resume else {
         let s = a.resolve(&Settings::default())?;
-        s.validate()?;
+        let valid = s.validate()?;
         let dir = RunDir::choose(a.out.as_deref(), &s)?;
-        return Ok((s, dir, false));
+        return Ok((s, valid, dir, false));
     };
     let dir = RunDir { path: path.clone() };
     let saved = dir.settings()?;
@@ -83,20 +84,19 @@ fn settings_and_folder(a: &Args) -> Result<(Settings, RunDir, bool)> {
             diff.join(", ")
         );
     }
-    Ok((asked, dir, true))
+    let valid = asked.validate()?;
+    Ok((asked, valid, dir, true))
 }
 
 pub fn run(a: Args) -> Result<()> {
     set_threads(a.threads)?;
-    let (settings, dir, resumed) = settings_and_folder(&a)?;
-    settings.validate()?;
+    let (settings, valid, dir, resumed) = settings_and_folder(&a)?;
     let device = Device::parse(&settings.device)?;
     device.ensure_available()?;
     let split = data::load(&settings)?;
     let (train, test) = (Arc::new(split.train), Arc::new(split.test));
-    let mut cfg = settings.train.clone();
-    cfg.device = device;
-    let mut trainer = Trainer::new(cfg.clone(), &train)?;
+    let mut trainer = Trainer::from_validated(valid.on_device(device), &train)?;
+    let cfg = trainer.cfg.clone();
     let train_loader = Loader::new(
         train.clone(),
         LoaderConfig::train(&train, cfg.batch_size, cfg.seed),
@@ -106,9 +106,7 @@ pub fn run(a: Args) -> Result<()> {
     let (mut history, mut wall_s) = (Vec::new(), 0.0);
     if resumed {
         if let Some(saved) = dir.load(&settings)? {
-            saved.checkpoint.restore(&mut trainer)?;
-            history = saved.history;
-            wall_s = saved.wall_s;
+            (history, wall_s) = saved.restore(&mut trainer)?;
         }
     }
     // A new run's folder; for a resumed run, config.toml follows a moved data folder or
@@ -136,7 +134,7 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let stop = a.stop_after.unwrap_or(cfg.epochs).min(cfg.epochs);
-    let (meta, aux) = (cfg.method.has_generator(), cfg.method != Method::Single);
+    let (meta, aux) = (trainer.has_meta_pass(), trainer.has_aux_task());
     while trainer.epoch < stop {
         let epoch = trainer.epoch + 1;
         let started = Instant::now();

@@ -28,11 +28,30 @@ pub struct RunDir {
     pub path: PathBuf,
 }
 
-/// What a checkpoint brings back besides the trainer's state.
+/// A run's last checkpoint with the metric history and wall time saved beside the state.
 pub struct Saved {
     pub checkpoint: Checkpoint,
     pub history: Vec<EpochMetrics>,
     pub wall_s: f64,
+    /// The checkpoint file, for messages.
+    path: PathBuf,
+}
+
+impl Saved {
+    /// Restores the trainer (built with the run's settings) and returns the history and wall
+    /// time, after checking that the history holds one line per finished epoch.
+    pub fn restore(self, t: &mut Trainer) -> Result<(Vec<EpochMetrics>, f64)> {
+        self.checkpoint.restore(t)?;
+        if self.history.len() != t.epoch {
+            bail!(
+                "{}: {} epochs of metrics for a checkpoint of epoch {}",
+                self.path.display(),
+                self.history.len(),
+                t.epoch
+            );
+        }
+        Ok((self.history, self.wall_s))
+    }
 }
 
 /// Writes `bytes` to `path` through `path.tmp` and a rename.
@@ -136,7 +155,7 @@ impl RunDir {
             (META_METRICS.to_string(), serde_json::to_string(history)?),
             (META_WALL.to_string(), wall_s.to_string()),
         ]);
-        Checkpoint::of(t, meta).save(&self.file(CHECKPOINT))?;
+        Checkpoint::of(t, meta)?.save(&self.file(CHECKPOINT))?;
         self.write_metrics(history)
     }
 
@@ -179,18 +198,11 @@ impl RunDir {
                 diff.join(", ")
             );
         }
-        if history.len() != checkpoint.epoch {
-            bail!(
-                "{}: {} epochs of metrics for a checkpoint of epoch {}",
-                path.display(),
-                history.len(),
-                checkpoint.epoch
-            );
-        }
         Ok(Some(Saved {
             checkpoint,
             history,
             wall_s,
+            path,
         }))
     }
 

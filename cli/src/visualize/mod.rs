@@ -169,7 +169,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut aux_out = None;
     let mut missing_generator = None;
     if let Some(classes) = &classes {
-        match &loaded.trainer.gen {
+        match loaded.trainer.strategy.generator() {
             Some(gen) => {
                 let path = a.run.join(AUX_EXAMPLES);
                 aux_examples::write(&path, &loaded, gen, classes)?;

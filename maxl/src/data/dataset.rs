@@ -3,6 +3,7 @@
 //! the train/test [`Split`]. Subsets (`train_limit`) copy only the samples they keep.
 
 use super::label_hierarchy::LabelHierarchy;
+use super::labels::out_of_range;
 use crate::error::{Error, Result};
 use maxl_engine::Rng;
 
@@ -220,15 +221,6 @@ impl Dataset {
         idx.sort_unstable();
         self.subset(&idx)
     }
-}
-
-/// The first label outside `0..classes`, with its index.
-pub(crate) fn out_of_range(labels: &[i64], classes: usize) -> Option<(usize, i64)> {
-    labels
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l < 0 || l as u64 >= classes as u64)
-        .map(|(i, &l)| (i, l))
 }
 
 /// A training set and a test set of the same image shape and classes.

@@ -3,8 +3,9 @@
 //! bytes), also named `train-images.idx3-ubyte` etc. Debian's `dataset-fashion-mnist` installs the
 //! `-idx3-ubyte.gz` names in [`FASHION_MNIST_DEBIAN`].
 
-use super::dataset::{out_of_range, Dataset, Split};
+use super::dataset::{Dataset, Split};
 use super::io::{bad, find_file, gunzip_if_gz, read_maybe_gz, require_dir, IN_MEMORY};
+use super::labels::out_of_range;
 use super::names;
 use crate::error::Result;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! layer, under the names that [`super::Forward`] looks up.
 
 use super::init::{bias, weight, Init};
-use super::Params;
+use super::params::Params;
 use maxl_engine::{DType, Rng, Tensor};
 
 /// Collects parameters (leaves that require grad) and buffers for a new network.

@@ -1,14 +1,22 @@
 //! Training settings: the method, the network, psi and the hyper-parameters of MODELS.md, with
 //! defaults for the paper's non-CIFAR-100 runs (SGD 0.1, momentum 0.9, weight decay 5e-4,
 //! cosine annealing; generator SGD 1e-3 with weight decay 5e-4).
+//!
+//! Each setting is declared once, as a field of [`TrainConfig`]: its doc comment is the
+//! `--help` text, its `arg` attribute the flag and the default (the only place a default is
+//! written: [`TrainConfig::default`] parses an empty command line), serde gives the TOML key
+//! (the field's name), and [`TrainConfig::validate`] checks the values once, returning the
+//! [`Validated`] settings that the trainer is built from.
 
+use crate::models::Backbone;
 use crate::nn::Schedule;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
+use clap::{Args, FromArgMatches};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// How the auxiliary labels are made (or whether there are any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Method {
     /// MAXL with the second-order meta step.
     Maxl,
@@ -23,7 +31,6 @@ pub enum Method {
     /// Auxiliary labels by k-means (psi[i] clusters inside each primary class i) on the latent
     /// code of an autoencoder trained alongside; re-clustered once per epoch (see
     /// [`crate::train::kmeans`]).
-    #[serde(rename = "kmeans")]
     KMeans,
 }
 
@@ -54,16 +61,24 @@ impl Method {
             Method::KMeans => "kmeans",
         }
     }
+}
 
-    /// True for the methods that train a label generator (two passes per epoch).
-    pub fn has_generator(self) -> bool {
-        matches!(self, Method::Maxl | Method::MaxlFo)
+impl TryFrom<String> for Method {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Method> {
+        Method::parse(&s)
+    }
+}
+
+impl From<Method> for String {
+    fn from(m: Method) -> String {
+        m.name().to_string()
     }
 }
 
 /// The learning-rate schedule's shape, applied to both networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum ScheduleKind {
     /// Cosine annealing to 0 over the run.
     Cosine,
@@ -84,6 +99,14 @@ impl ScheduleKind {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Step => "step",
+            ScheduleKind::Constant => "constant",
+        }
+    }
+
     pub fn schedule(self, epochs: usize) -> Schedule {
         match self {
             ScheduleKind::Cosine => Schedule::Cosine {
@@ -99,56 +122,222 @@ impl ScheduleKind {
     }
 }
 
-/// Every setting of a training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl TryFrom<String> for ScheduleKind {
+    type Error = Error;
+    fn try_from(s: String) -> Result<ScheduleKind> {
+        ScheduleKind::parse(&s)
+    }
+}
+
+impl From<ScheduleKind> for String {
+    fn from(k: ScheduleKind) -> String {
+        k.name().to_string()
+    }
+}
+
+/// Parses psi as `k` or a comma list `k1,k2,..` (whether every entry is at least 1 is
+/// [`TrainConfig::validate`]'s check).
+pub fn parse_psi(s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<Vec<usize>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "bad psi '{s}': expected a number of auxiliary classes per primary class or a \
+                 comma list like 3,3,2"
+            ))
+        })
+}
+
+/// psi in TOML: a number, a list of numbers or a "3,3,2" string.
+fn psi_from_toml<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Psi {
+        One(usize),
+        List(Vec<usize>),
+        Text(String),
+    }
+    match Psi::deserialize(d)? {
+        Psi::One(k) => Ok(vec![k]),
+        Psi::List(v) => Ok(v),
+        Psi::Text(s) => parse_psi(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Every setting of a training run: each field is a `maxl-cli train` flag (the doc comment
+/// is its help) and a TOML key (the field's name) at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[command(next_help_heading = "Training")]
 pub struct TrainConfig {
+    /// How auxiliary labels are made: maxl (second-order meta step), maxl-fo (first-order
+    /// variant), single (no auxiliary task), random (fixed random labels), human (CIFAR-100's
+    /// finer level, see --aux-level) or kmeans (k-means inside each primary class on an
+    /// autoencoder's latent code, re-clustered every epoch)
+    #[arg(long, value_name = "NAME", default_value = "maxl", value_parser = Method::parse)]
     pub method: Method,
+    /// Backbone of both networks: convnet4, vgg16 or resnet32
+    #[arg(long, value_name = "NAME", default_value = "convnet4")]
     pub model: String,
-    /// Auxiliary classes per primary class: one entry (balanced) or one per primary class.
-    pub psi: Vec<usize>,
-    /// Human baseline: the auxiliary (finer) level of the data set's hierarchy.
+    /// Auxiliary classes per primary class: k for all, or a comma list with one entry per
+    /// primary class, e.g. 3,3,2
+    #[arg(long, value_name = "K|LIST", default_value = "3", value_parser = parse_psi)]
+    #[serde(deserialize_with = "psi_from_toml")]
+    pub psi: ::std::vec::Vec<usize>,
+    /// --method human only: the finer CIFAR-100 level that gives the auxiliary labels
+    #[arg(long, value_name = "N")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux_level: Option<usize>,
+    /// Epochs (each: a multi-task pass, a meta pass for MAXL, a test)
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub epochs: usize,
+    /// Images per batch, training and test
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub batch_size: usize,
+    /// Learning rate of the multi-task network; also the meta step's inner step
+    #[arg(
+        long,
+        value_name = "LR",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
     pub lr: f64,
+    /// Learning rate of the label generator
+    #[arg(
+        long,
+        value_name = "LR",
+        default_value_t = 1e-3,
+        allow_negative_numbers = true
+    )]
     pub gen_lr: f64,
+    /// SGD momentum of the multi-task network
+    #[arg(
+        long,
+        value_name = "M",
+        default_value_t = 0.9,
+        allow_negative_numbers = true
+    )]
     pub momentum: f64,
+    /// SGD weight decay of the multi-task network
+    #[arg(
+        long,
+        value_name = "WD",
+        default_value_t = 5e-4,
+        allow_negative_numbers = true
+    )]
     pub weight_decay: f64,
+    /// SGD weight decay of the label generator
+    #[arg(
+        long,
+        value_name = "WD",
+        default_value_t = 5e-4,
+        allow_negative_numbers = true
+    )]
     pub gen_weight_decay: f64,
+    /// Learning-rate schedule of both networks: cosine (annealed to 0 over the run), step
+    /// (halved every 50 epochs) or constant
+    #[arg(long, value_name = "NAME", default_value = "cosine", value_parser = ScheduleKind::parse)]
     pub schedule: ScheduleKind,
+    /// Gamma of the focal loss of both tasks (0: plain cross-entropy)
+    #[arg(
+        long,
+        value_name = "G",
+        default_value_t = 2.0,
+        allow_negative_numbers = true
+    )]
     pub focal_gamma: f64,
+    /// Weight of the entropy term in the meta loss
+    #[arg(
+        long,
+        value_name = "W",
+        default_value_t = 0.2,
+        allow_negative_numbers = true
+    )]
     pub entropy_weight: f64,
+    /// Mask SoftMax with -inf outside the primary class's block instead of the authors' 1e-8
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
     pub exact_mask: bool,
-    /// Measure the gradient cosine similarity every this many pass-1 batches (0: never).
+    /// Measure the cosine similarity of the primary and auxiliary gradients every N pass-1
+    /// batches (0: never)
+    #[arg(long, value_name = "N", default_value_t = 10)]
     pub cosine_every: usize,
+    /// Seed of the initial weights, the shuffles and --train-limit's subset
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
     /// Where the networks and batches live (`Cpu` or `Cuda(n)`): a place, not a setting of
-    /// the experiment, so it is not serialised (the CLI keeps it with the data folder).
+    /// the experiment, so it is neither a flag here nor serialised (the CLI keeps it with the
+    /// data folder).
+    #[arg(skip)]
     #[serde(skip, default)]
     pub device: maxl_engine::Device,
 }
 
 impl Default for TrainConfig {
+    /// The defaults of the `arg` attributes (an empty command line).
     fn default() -> Self {
-        TrainConfig {
-            method: Method::Maxl,
-            model: "convnet4".into(),
-            psi: vec![3],
-            aux_level: None,
-            epochs: 20,
-            batch_size: 100,
-            lr: 0.1,
-            gen_lr: 1e-3,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            gen_weight_decay: 5e-4,
-            schedule: ScheduleKind::Cosine,
-            focal_gamma: 2.0,
-            entropy_weight: 0.2,
-            exact_mask: false,
-            cosine_every: 10,
-            seed: 0,
-            device: maxl_engine::Device::Cpu,
+        let cmd = TrainConfig::augment_args(clap::Command::new("defaults"));
+        cmd.try_get_matches_from(["defaults"])
+            .and_then(|m| TrainConfig::from_arg_matches(&m))
+            .expect("the settings' defaults parse")
+    }
+}
+
+/// [`TrainConfig`] after [`TrainConfig::validate`]: the trainer is built from these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated(TrainConfig);
+
+impl std::ops::Deref for Validated {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
+impl Validated {
+    /// The same settings, placed on `device` (a place, not a setting).
+    pub fn on_device(mut self, device: maxl_engine::Device) -> Validated {
+        self.0.device = device;
+        self
+    }
+
+    pub fn into_inner(self) -> TrainConfig {
+        self.0
+    }
+}
+
+impl TrainConfig {
+    /// Checks every value and the combinations the trainer would only find later, or not at
+    /// all.
+    pub fn validate(self) -> Result<Validated> {
+        let bad = |msg: String| Err(Error::Invalid(msg));
+        Backbone::parse(&self.model)?;
+        if self.epochs == 0 || self.batch_size == 0 {
+            return bad("epochs and batch size must be at least 1".into());
         }
+        for (name, v) in [
+            ("lr", self.lr),
+            ("gen-lr", self.gen_lr),
+            ("momentum", self.momentum),
+            ("weight-decay", self.weight_decay),
+            ("gen-weight-decay", self.gen_weight_decay),
+            ("focal-gamma", self.focal_gamma),
+            ("entropy-weight", self.entropy_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("--{name} must be a finite number >= 0, not {v}"));
+            }
+        }
+        if self.psi.is_empty() || self.psi.contains(&0) {
+            return bad(format!(
+                "psi {:?}: every primary class needs at least one auxiliary class",
+                self.psi
+            ));
+        }
+        if self.aux_level.is_some() && self.method != Method::Human {
+            return bad("--aux-level applies to --method human only".into());
+        }
+        Ok(Validated(self))
     }
 }
