@@ -2,7 +2,9 @@
 //! `aux` (sum psi); the label generator one head `gen` (sum psi) whose logits go through Mask
 //! SoftMax; the single-task network one head `primary`.
 
-use super::{build_head, head_forward, Backbone, InputShape};
+use super::backbone::Backbone;
+use super::blocks::{build_head, head_forward};
+use super::input::InputShape;
 use crate::nn::init::InitScheme;
 use crate::nn::{Builder, Forward, Params};
 use crate::Result;
