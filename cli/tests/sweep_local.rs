@@ -1,5 +1,5 @@
 //! `maxl-cli sweep --local` end to end on tiny synthetic runs: a 2 methods x 2 seeds sweep runs
-//! and a second call skips it; a run whose `train` is killed is retried and resumed; Ctrl-C
+//! (and `maxl-cli report` makes its table) and a second call skips it; a run whose `train` is killed is retried and resumed; Ctrl-C
 //! stops cleanly and the next call resumes; a failing run is retried once and reported; a
 //! run locked by a live process is left alone; a bad sweep file is one error and writes nothing.
 
@@ -100,6 +100,22 @@ fn tiny_sweep_runs_and_a_second_call_skips_it() {
         );
     }
     assert!(locks(&tmp.join("out")).is_empty(), "locks are released");
+
+    // The report of this real sweep: a row per method over both seeds, MAXL - Single paired.
+    ok(&tmp.0, &["report", "out"]);
+    let md = read(&tmp.join("out/report.md"));
+    assert!(md.contains("## synthetic / convnet4"), "{md}");
+    for row in ["| MAXL | 3 | ", "| Single | - | "] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("{row} in {md}"));
+        assert_eq!(line.split(" | ").nth(3), Some("2"), "n = 2 seeds: {line}");
+    }
+    assert!(md.contains("| MAXL psi 3 - Single | 2 | "), "{md}");
+    assert!(tmp
+        .join("out/report-figures/synthetic-convnet4-test-acc.png")
+        .exists());
 
     let before: Vec<String> = names
         .iter()
