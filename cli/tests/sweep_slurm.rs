@@ -1,7 +1,8 @@
 //! `maxl-cli sweep --slurm` on a real one-node Slurm cluster that the test starts on this
 //! machine (tests/slurm/start_cluster.sh: munged, slurmctld, slurmd, state in a temp folder):
 //! the tiny 2 methods x 2 seeds sweep is submitted as an array job, every task must complete
-//! with its run's summary.json, and a second submission finds nothing to do. Where Slurm
+//! with its run's summary.json, and a second submission finds nothing to do; a task stopped
+//! by scancel releases its run, which the next submission resumes. Where Slurm
 //! cannot start (not installed, not root) the test says why and skips; under CI=true it fails.
 
 mod common;
@@ -81,6 +82,52 @@ impl Drop for Cluster {
     }
 }
 
+impl Cluster {
+    /// Waits until job `job` has no task pending or running.
+    fn wait(&self, job: &str, started: Instant) {
+        loop {
+            let q = self
+                .client("squeue")
+                .args(["-h", "-j", job])
+                .output()
+                .unwrap();
+            let queued = String::from_utf8_lossy(&q.stdout).trim().to_string();
+            if q.status.success() && queued.is_empty() {
+                return;
+            }
+            assert!(
+                started.elapsed() < JOB_LIMIT,
+                "job {job} not done after {JOB_LIMIT:?}: {queued}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `maxl-cli sweep ARGS --slurm ...` in `cwd`: the job id.
+    fn submit(&self, cwd: &Path, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_maxl-cli"))
+            .args(args)
+            .args(["--slurm", "--cpus-per-task", "1", "--time", "10"])
+            .env("SLURM_CONF", &self.conf)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}\n{}", self.logs());
+        let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            job.parse::<u64>().is_ok(),
+            "job id on stdout: {job:?}; {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("submitted Slurm job {job}: ")),
+            "{stderr}"
+        );
+        job
+    }
+}
+
 fn skip_or_fail(reason: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true, but Slurm could not start: {reason}");
@@ -102,54 +149,10 @@ fn tiny_sweep_runs_as_a_slurm_array_job() {
     )
     .unwrap();
     let started = Instant::now();
-    let submit = Command::new(env!("CARGO_BIN_EXE_maxl-cli"))
-        .args([
-            "sweep",
-            "tiny.toml",
-            "--out",
-            "out",
-            "--slurm",
-            "--cpus-per-task",
-            "1",
-            "--time",
-            "10",
-        ])
-        .env("SLURM_CONF", &cluster.conf)
-        .current_dir(&tmp.0)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&submit.stderr);
-    assert!(submit.status.success(), "{stderr}\n{}", cluster.logs());
-    let job = String::from_utf8_lossy(&submit.stdout).trim().to_string();
-    assert!(
-        job.parse::<u64>().is_ok(),
-        "job id on stdout: {job:?}; {stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("submitted Slurm job {job}: 4 array tasks")),
-        "{stderr}"
-    );
+    let job = cluster.submit(&tmp.0, &["sweep", "tiny.toml", "--out", "out"]);
     let sbatch = std::fs::read_to_string(tmp.join("out/sweep.sbatch")).unwrap();
     assert!(sbatch.contains("#SBATCH --array=0-3"), "{sbatch}");
-
-    // Until no task is pending or running.
-    loop {
-        let q = cluster
-            .client("squeue")
-            .args(["-h", "-j", &job])
-            .output()
-            .unwrap();
-        let queued = String::from_utf8_lossy(&q.stdout).trim().to_string();
-        if q.status.success() && queued.is_empty() {
-            break;
-        }
-        assert!(
-            started.elapsed() < JOB_LIMIT,
-            "job {job} not done after {JOB_LIMIT:?}: {queued}\n{}",
-            cluster.logs()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    cluster.wait(&job, started);
     let took = started.elapsed();
 
     // Every array task ended COMPLETED (exit 0), as Slurm recorded it.
@@ -192,5 +195,48 @@ fn tiny_sweep_runs_as_a_slurm_array_job() {
         again.stderr.contains("nothing to submit"),
         "{}",
         again.stderr
+    );
+
+    // scancel (SIGTERM) stops a task cleanly; submitting the sweep again resumes its run.
+    std::fs::write(
+        tmp.join("long.toml"),
+        "[settings]\ndataset = \"synthetic\"\ntrain_limit = 100\nbatch_size = 50\nepochs = 4\n\
+         method = \"maxl\"\n[axes]\nseed = [5]\n",
+    )
+    .unwrap();
+    let run = tmp.join("long/seed-5");
+    let started = Instant::now();
+    let job = cluster.submit(&tmp.0, &["sweep", "long.toml", "--out", "long"]);
+    while !run.join("metrics.jsonl").exists() {
+        assert!(
+            started.elapsed() < JOB_LIMIT,
+            "no epoch after {JOB_LIMIT:?}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cancel = cluster.client("scancel").arg(&job).status().unwrap();
+    assert!(cancel.success());
+    cluster.wait(&job, started);
+    let task_log =
+        std::fs::read_to_string(tmp.join(&format!("long/slurm-logs/{job}_0.out"))).unwrap();
+    assert!(
+        task_log.contains("interrupted: 1 run(s) stopped (seed-5)"),
+        "{task_log}"
+    );
+    assert!(!run.join("sweep.lock").exists(), "lock released on SIGTERM");
+    assert!(!run.join("summary.json").exists(), "stopped before the end");
+
+    let job = cluster.submit(&tmp.0, &["sweep", "long"]);
+    cluster.wait(&job, started);
+    assert_eq!(json_file(&run.join("summary.json"))["status"], "complete");
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert!(
+        log.contains("resuming") && log.contains("continuing after epoch"),
+        "{log}"
+    );
+    eprintln!(
+        "scancel after epoch 1, then resumed: {:.1} s",
+        started.elapsed().as_secs_f64()
     );
 }
