@@ -2,7 +2,9 @@
 //! with create-new (atomic, also on NFS v3+), names the host, the sweep's process and, once
 //! started, its `train` child; removed when released. A lock whose processes are all gone
 //! (same host, checked in /proc with their start times, so a reused pid does not count) is
-//! stale and taken over; one from another host is respected until removed by hand.
+//! stale and taken over (moved aside first, so a lock made meanwhile by another process is put
+//! back, not deleted); one from another host is respected until removed by hand, and an
+//! unreadable one (being written) for a minute.
 
 use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,34 @@ impl Holder {
     }
 }
 
+/// True if `path` changed in the last minute.
+fn recent(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age.as_secs() < 60)
+}
+
+/// Removes the stale lock `path` if it still holds `text`: moved aside under a name of this
+/// process first, so that a lock another process made meanwhile is put back, not deleted.
+fn remove_if_unchanged(path: &Path, text: &str) -> bool {
+    let aside = path.with_extension(format!("lock.stale-{}", std::process::id()));
+    if std::fs::rename(path, &aside).is_err() {
+        // Gone already (another process removed it): try to create it again.
+        return true;
+    }
+    let moved = std::fs::read_to_string(&aside).unwrap_or_default();
+    if moved != text {
+        // Someone's new lock: back where it was, unless yet another lock is there now.
+        let _ = std::fs::hard_link(&aside, path);
+        let _ = std::fs::remove_file(&aside);
+        return false;
+    }
+    let _ = std::fs::remove_file(&aside);
+    true
+}
+
 impl RunLock {
     /// Takes the lock of run folder `dir` (which must exist), taking over a stale one.
     pub fn acquire(dir: &Path) -> Result<std::result::Result<RunLock, Busy>> {
@@ -117,10 +147,22 @@ impl RunLock {
                     let text = std::fs::read_to_string(&path).unwrap_or_default();
                     match serde_json::from_str::<Holder>(&text) {
                         Ok(h) if h.alive() => return Ok(Err(Busy::Held(h.describe()))),
-                        // Stale, or unreadable (a writer died between create and write).
-                        _ => {
-                            let _ = std::fs::remove_file(&path);
+                        Ok(_) => {}
+                        // Unreadable: being written right now, or its writer died before
+                        // writing (then it is old).
+                        Err(_) if recent(&path) => {
+                            return Ok(Err(Busy::Held(format!(
+                                "{} is being written",
+                                path.display()
+                            ))))
                         }
+                        Err(_) => {}
+                    }
+                    if !remove_if_unchanged(&path, &text) {
+                        return Ok(Err(Busy::Held(format!(
+                            "{} was just taken by another process",
+                            path.display()
+                        ))));
                     }
                 }
                 Err(e) => return Err(anyhow!("{}: {e}", path.display())),
@@ -186,6 +228,20 @@ mod tests {
         };
         std::fs::write(dir.join(LOCK), serde_json::to_string(&other).unwrap()).unwrap();
         assert!(RunLock::acquire(&dir).unwrap().is_err());
+        // An empty lock is one being written: respected while new, taken over once old.
+        std::fs::write(dir.join(LOCK), "").unwrap();
+        assert!(RunLock::acquire(&dir).unwrap().is_err());
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.join(LOCK))
+            .unwrap();
+        f.set_modified(old).unwrap();
+        assert!(
+            RunLock::acquire(&dir).unwrap().is_ok(),
+            "an old empty lock is stale"
+        );
+        assert!(!dir.join(LOCK).exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
