@@ -1,12 +1,15 @@
 //! `maxl-cli`: the command-line tool of maxl-rs. Subcommands: `train` (MAXL and its baselines,
 //! into a run folder), `eval` (a run's checkpoint on test data, JSON), `gradcheck` (the
-//! engine's op-by-op gradient checks), `bench` (speed figures as JSON) and `visualize` (a
-//! run's t-SNE and auxiliary-class examples, PNG).
+//! engine's op-by-op gradient checks), `bench` (speed figures as JSON), `visualize` (a
+//! run's t-SNE and auxiliary-class examples, PNG), `sweep` (many runs, locally or on Slurm)
+//! and `report` (a folder of runs as tables and figures).
 
 mod bench;
 mod doctor;
 mod eval;
 mod gradcheck;
+mod report;
+mod sweep;
 mod train;
 mod visualize;
 
@@ -43,6 +46,10 @@ enum Command {
     Doctor(doctor::Args),
     /// Draw a run's t-SNE of features and its auxiliary classes' top test images (PNG).
     Visualize(visualize::Args),
+    /// Run a study: a sweep file's grid of runs, on this machine or as a Slurm array job.
+    Sweep(Box<sweep::Args>),
+    /// Tables (mean +- std over seeds, paired t) and figures of a folder of runs.
+    Report(report::Args),
 }
 
 /// mimalloc's `mi_option_purge_delay` (position 15 of `mi_option_e` in mimalloc.h; the Rust
@@ -71,6 +78,12 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a).map(|()| true),
         Command::Doctor(a) => doctor::run(a),
         Command::Visualize(a) => visualize::run(a).map(|()| true),
+        Command::Report(a) => report::run(a).map(|()| true),
+        // Exit codes of its own: 1 if a run failed, 130 if interrupted.
+        Command::Sweep(a) => match sweep::run(*a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
