@@ -15,5 +15,7 @@ pub fn keys(keys: &Table, source: &str) -> Result<()> {
 /// A whole run's keys, over the defaults, with the checks of a new `train` run.
 pub fn run(keys: &Table, source: &str) -> Result<()> {
     let s = Settings::default().overlay(keys, source)?;
-    s.validate().map_err(|e| anyhow::anyhow!("{source}: {e:#}"))
+    s.validate()
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{source}: {e:#}"))
 }
