@@ -318,18 +318,25 @@ fn errors_are_values() {
         matches!(&e, Err(Error::Emulator(m)) if m.contains("3 arguments")),
         "{e:?}"
     );
-    // Bad shapes: 2048 threads, an empty grid.
+    // Bad shapes: 2048 threads, an empty grid, grid y and z past CUDA's 65535.
     let mut y = [0.0f32; 4];
     let (mut py, mut v) = (dptr(&mut y), 2.5f32);
     let mut len = 4i64;
     let params = [p(&mut len), p(&mut py), p(&mut v)];
-    for (grid, block) in [([1, 1, 1], [1024, 2, 1]), ([0, 1, 1], [32, 1, 1])] {
+    for (grid, block, why) in [
+        ([1, 1, 1], [1024, 2, 1], "2048 threads per block"),
+        ([0, 1, 1], [32, 1, 1], "a dimension is 0"),
+        ([1, 65_536, 1], [32, 1, 1], "gridDim.y = 65536 > 65535"),
+        ([1, 1, 70_000], [32, 1, 1], "gridDim.z = 70000 > 65535"),
+    ] {
         // SAFETY: fill_f32 over 4 elements of y (rejected before it runs).
         let e = unsafe { emu.launch("fill_f32", grid, block, 0, &params) };
         assert!(
-            matches!(&e, Err(Error::Emulator(m)) if m.contains("launch shape")),
+            matches!(&e, Err(Error::Launch { kernel, detail }) if kernel == "fill_f32" && detail.contains(why)),
             "{e:?}"
         );
+        let msg = e.unwrap_err().to_string();
+        assert!(msg.contains("launch shape out of CUDA's limits"), "{msg}");
     }
     assert_eq!(y, [0.0; 4]);
     // A 2-D block with a partial warp is fine: 3 x 5 threads cover 4 elements.
