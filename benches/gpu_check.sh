@@ -185,7 +185,7 @@ phase1() {
     DEADLINE=$(($(date +%s) + BUDGET))
     say "== phase 1: doctor, CUDA parity, B1 steps, gradcheck (budget ${BUDGET}s)"
     run doctor 120 "$BIN/maxl-cli" doctor
-    excerpt doctor '^(libcuda|libnvrtc|gpu [0-9]|kernel cache|kernel modules|doctor:)|FAILED' 24
+    excerpt doctor '^(libcuda|libnvrtc|gpu [0-9]|kernel cache|kernel modules|doctor:)|^  [a-z_]+ +[0-9]+ kernels|FAILED' 24
     local tf=()
     [ -n "$FILTER" ] && tf=("$FILTER")
     run parity 150 env CUDA_LAUNCH_BLOCKING=1 "$BIN/cuda_parity" --nocapture --test-threads 1 "${tf[@]}"
@@ -195,7 +195,7 @@ phase1() {
     local ops=()
     [ -n "${GPU_CHECK_GRADCHECK_OPS:-}" ] && ops=(--ops "$GPU_CHECK_GRADCHECK_OPS")
     run gradcheck 150 "$BIN/maxl-cli" gradcheck --device cuda --order 2 --json "${ops[@]}"
-    excerpt gradcheck '"ops":|"ok": ?false|"passed": ?false' 10
+    excerpt gradcheck '^\{[^{]*"ops":|^\{"cases".*"passed":false\}$' 12
 }
 
 phase2() {
