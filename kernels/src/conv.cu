@@ -24,7 +24,7 @@
 //   wgrad: grid (ceil(c r s / 64),   ceil(k / 64), splits), k_chunk = ceil(n ho wo / splits)
 //   fwd_splitk:   grid (ceil(n ho wo / 64), ceil(k / 64), S), ws: S n k ho wo elements
 //   dgrad_splitk: grid (ceil(n h w / 64),   ceil(c / 64), S), ws: S n c h w elements
-//                 (k_chunk = ceil(K / S), best a multiple of 16, S <= 65535)
+//                 (S k_chunk >= K, else the kernel traps; k_chunk best a multiple of 16)
 //   splitk_reduce: block (256), grid (min(ceil(mn / 256), 262140))
 
 struct ConvGeom {
@@ -39,13 +39,15 @@ struct ConvGeom {
 // ---- forward -------------------------------------------------------------------------------
 
 // The GEMM K range of split blockIdx.z: all of [0, K) with one split, else [z k_chunk,
-// min(K, (z + 1) k_chunk)) (empty past K).
+// min(K, (z + 1) k_chunk)) (empty past K). Splits that do not cover K are a launcher bug that
+// would drop terms silently: the kernel traps instead.
 __device__ __forceinline__ void split_range(int K, int k_chunk, int& k_begin, int& k_end) {
     if (gridDim.z == 1) {
         k_begin = 0;
         k_end = K;
         return;
     }
+    if (k_chunk < 1 || (i64)k_chunk * gridDim.z < K) __trap();
     const i64 b = (i64)blockIdx.z * k_chunk, e = b + k_chunk;
     k_begin = b < K ? (int)b : K;
     k_end = e < K ? (int)e : K;

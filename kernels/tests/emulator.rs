@@ -565,4 +565,21 @@ fn conv_forward_split_over_k_matches_the_direct_sum() {
             "y[{i}] {g} vs {w}"
         );
     }
+    // Splits that do not cover K (3 x 200 < 720) would drop terms: the kernel traps.
+    let mut short_chunk = 200i32;
+    let params = [
+        p(&mut g),
+        p(&mut px),
+        p(&mut pw),
+        p(&mut pb),
+        p(&mut py),
+        p(&mut pws),
+        p(&mut short_chunk),
+    ];
+    // SAFETY: as the split launch above (it stops before any memory access).
+    let e = unsafe { emu.launch("conv2d_fwd_splitk_f64", grid, [256, 1, 1], 0, &params) };
+    assert!(
+        matches!(&e, Err(Error::Emulator(m)) if m.contains("__trap")),
+        "{e:?}"
+    );
 }
