@@ -138,13 +138,19 @@ const REDUCE_KERNELS: [&str; 10] =
 
 const GEMM_KERNELS: [&str; 4] = ["gemm_f32", "gemm_f64", "gemm_big_f32", "gemm_tf32_f32"];
 
-const CONV_KERNELS: [&str; 11] = [
+const CONV_KERNELS: [&str; 17] = [
     "conv2d_fwd_f32",
     "conv2d_fwd_f64",
     "conv2d_fwd_tf32_f32",
+    "conv2d_fwd_splitk_f32",
+    "conv2d_fwd_splitk_f64",
+    "conv2d_fwd_splitk_tf32_f32",
     "conv2d_dgrad_f32",
     "conv2d_dgrad_f64",
     "conv2d_dgrad_tf32_f32",
+    "conv2d_dgrad_splitk_f32",
+    "conv2d_dgrad_splitk_f64",
+    "conv2d_dgrad_splitk_tf32_f32",
     "conv2d_wgrad_f32",
     "conv2d_wgrad_f64",
     "conv2d_wgrad_tf32_f32",
