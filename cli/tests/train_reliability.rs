@@ -361,10 +361,26 @@ fn the_first_lines_say_what_applies() {
     assert_eq!(m[0]["train_aux_loss"], 0.0);
     assert_eq!(m[0]["train_primary_loss"], m[0]["train_loss"]);
 
-    // With an auxiliary task: both parts recorded, summing to the training loss.
-    ok(
+    // With an auxiliary task: both parts recorded, summing to the training loss. --threads 0
+    // is all cores, as in `bench`.
+    let o = ok(
         &tmp.0,
-        &train_args(&["--method", "random", "--epochs", "1", "--out", "aux"]),
+        &[
+            &["train", "--threads", "0"][..],
+            &TINY,
+            &["--method", "random", "--epochs", "1", "--out", "aux"],
+        ]
+        .concat(),
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let first = o.stderr.lines().next().unwrap();
+    assert!(first.contains(", psi 3 x 10, "), "{first}");
+    assert!(
+        first.ends_with(&format!(
+            "cpu with {cores} thread{}",
+            if cores == 1 { "" } else { "s" }
+        )),
+        "{first}"
     );
     let m = &metrics(&tmp.join("aux"))[0];
     let (p, a, t) = (

@@ -143,6 +143,15 @@ pub fn run(a: Args) -> Result<()> {
             return Err(e);
         }
     };
+    // Checked again under the lock: another new run may have taken the folder meanwhile
+    // (its files are not ours to remove).
+    if !p.resumed && run_dir::holds_run(&p.dir.path) {
+        drop(lock);
+        bail!(
+            "--out {}: holds a run already (started meanwhile by another process)",
+            p.dir.path.display()
+        );
+    }
     let mut saved = 0;
     let result = train_in(&a, &p, &mut trainer, &data, &mut saved);
     if result.is_err() {

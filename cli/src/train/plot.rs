@@ -145,7 +145,7 @@ fn draw(
             let y = |v: f64| if log { v.log10() } else { v };
             let (y0, y1) = y_range(all().filter(|v| !log || *v > 0.0).map(y));
             let title = if log {
-                format!("{} (log scale)", panel.title)
+                format!("{}, log scale", panel.title)
             } else {
                 panel.title.clone()
             };

@@ -96,7 +96,7 @@ pub fn without_epochs(mut diff: Vec<String>) -> Vec<String> {
 }
 
 /// True if `dir` holds any of a run's files.
-fn holds_run(dir: &Path) -> bool {
+pub fn holds_run(dir: &Path) -> bool {
     [CONFIG, METRICS, CHECKPOINT, SUMMARY]
         .iter()
         .any(|f| dir.join(f).exists())
