@@ -200,6 +200,7 @@ fn help_explains_every_flag() {
         "--data-dir",
         "--train-limit",
         "--model",
+        "--init",
         "--method",
         "--psi",
         "--primary-level",

@@ -5,7 +5,8 @@
 //! `c/key`; the checkpoint knows no component's insides, as burn-train's checkpointer saves
 //! each record independently. Saved to a temp file and renamed, so a crash never leaves half a
 //! checkpoint. Files of the first edition (format 1, one tensor group per trainer field) are
-//! refused with a message that says so.
+//! refused with a message that says so. A state with a NaN or an infinity is neither written
+//! nor read (the tensor is named): a diverged run must not look like a trained one.
 
 use crate::train::{Record, Trainer};
 use crate::{Error, Result};
@@ -148,8 +149,24 @@ impl Checkpoint {
         t.load_records(self.records)
     }
 
-    /// The file's bytes.
+    /// The first tensor, as `component/key`, that holds a NaN or an infinity (one reduction
+    /// per tensor).
+    pub fn first_non_finite(&self) -> Result<Option<String>> {
+        for (component, record) in &self.records {
+            if let Some(key) = record.first_non_finite()? {
+                return Ok(Some(format!("{component}{SEP}{key}")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The file's bytes; an error if a tensor holds a NaN or an infinity.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        if let Some(name) = self.first_non_finite()? {
+            return Err(Error::Invalid(format!(
+                "checkpoint: '{name}' holds NaN or infinite values; not written"
+            )));
+        }
         let mut raws: Vec<(String, Raw)> = Vec::new();
         let mut meta: HashMap<String, String> = HashMap::new();
         for (k, v) in &self.metadata {
@@ -206,7 +223,8 @@ impl Checkpoint {
         Checkpoint::from_bytes(&bytes, path)
     }
 
-    /// Parses a checkpoint's bytes; `path` names the file in errors.
+    /// Parses a checkpoint's bytes; `path` names the file in errors. A tensor with a NaN or an
+    /// infinity is an error that names it.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         let not_ours =
             |e: safetensors::SafeTensorError| bad(path, format!("not a safetensors file: {e}"));
@@ -257,7 +275,17 @@ impl Checkpoint {
             let v = metadata.remove(&name).unwrap_or_default();
             records.entry(component).or_default().put_value(key, v);
         }
-        Ok(Checkpoint { records, metadata })
+        let c = Checkpoint { records, metadata };
+        if let Some(name) = c.first_non_finite()? {
+            return Err(bad(
+                path,
+                format!(
+                    "tensor '{name}' holds NaN or infinite values (a run that diverged, or a \
+                     damaged file); refusing to use it"
+                ),
+            ));
+        }
+        Ok(c)
     }
 }
 
@@ -612,6 +640,62 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("train the run again"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_values_are_neither_written_nor_read() {
+        let mut t = trainer(Method::Maxl, "convnet4");
+        let good = Checkpoint::of(&t, BTreeMap::new()).unwrap();
+        assert_eq!(good.first_non_finite().unwrap(), None);
+        // One infinity in the generator's buffers, one NaN in theta1's momentum.
+        let mut r = t.strategy.record().unwrap();
+        let (name, var) = r
+            .tensors()
+            .find(|(n, _)| n.contains("buffer.") && n.ends_with("running_var"))
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .unwrap();
+        let mut v = var.to_vec::<f32>().unwrap();
+        v[1] = f32::INFINITY;
+        r.put_tensor(&name, Tensor::from_vec(v, var.shape()).unwrap());
+        t.strategy.load_record(r).unwrap();
+        let e = Checkpoint::of(&t, BTreeMap::new())
+            .unwrap()
+            .to_bytes()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("checkpoint: 'strategy/{name}' holds NaN or infinite values; not written")
+        );
+
+        // A file with a NaN (written by hand: to_bytes refuses): refused on reading.
+        let mut raws: Vec<(String, Raw)> = Vec::new();
+        for (c, rec) in &good.records {
+            for (k, x) in rec.tensors() {
+                let mut raw = to_raw(x).unwrap();
+                if c == "model" && k == "param.primary.fc2.weight" {
+                    raw.data[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
+                }
+                raws.push((format!("{c}/{k}"), raw));
+            }
+        }
+        let mut meta = HashMap::from([("format".to_string(), FORMAT.to_string())]);
+        for (c, rec) in &good.records {
+            for (k, v) in rec.values() {
+                meta.insert(format!("{c}/{k}"), v.to_string());
+            }
+        }
+        let bytes =
+            safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(meta)).unwrap();
+        let e = Checkpoint::from_bytes(&bytes, Path::new("/r/checkpoint.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "/r/checkpoint.safetensors: tensor 'model/param.primary.fc2.weight' holds NaN"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -206,6 +206,7 @@ fn file_and_folder(a: &Args, source: &Path) -> Result<(PathBuf, PathBuf)> {
 pub fn run(a: Args) -> Result<u8> {
     positive(a.jobs, "--jobs")?;
     positive(a.threads, "--threads")?;
+    crate::train::threads::check_bound(a.threads, "--threads")?;
     positive(a.cpus_per_task, "--cpus-per-task")?;
     if let Some(p) = a.preset {
         let out = a

@@ -5,6 +5,7 @@
 
 use super::settings::{read_table, Given, Settings};
 use anyhow::Result;
+use maxl::train::config::parse_count;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -22,7 +23,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint; ends with the numbers of a run that
     /// never stopped. Flags that change its settings are refused (--data-dir and --device
-    /// may differ)
+    /// may differ; a larger --epochs extends the run, even a complete one)
     #[arg(long, value_name = "DIR", help_heading = "Run")]
     pub resume: Option<PathBuf>,
     /// TOML file of settings, keys as the flags' names (e.g. batch_size = 50); flags given
@@ -30,13 +31,15 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Run")]
     pub config: Option<PathBuf>,
     /// Stop (resumably) once N epochs are done, e.g. to split a long run into jobs
-    #[arg(long, value_name = "N", help_heading = "Run")]
+    #[arg(long, value_name = "N", help_heading = "Run", allow_negative_numbers = true,
+          value_parser = parse_count)]
     pub stop_after: Option<usize>,
     /// No progress bars and no per-epoch lines (errors are still printed)
     #[arg(long, help_heading = "Run")]
     pub quiet: bool,
-    /// Worker threads [default: all cores]
-    #[arg(long, value_name = "N", help_heading = "Run")]
+    /// Worker threads; 0 or none: all cores; at most 4 per core
+    #[arg(long, value_name = "N", help_heading = "Run", allow_negative_numbers = true,
+          value_parser = parse_count)]
     pub threads: Option<usize>,
 }
 

@@ -7,6 +7,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgMatches, FromArgMatches};
+use maxl::train::config::parse_count;
 use maxl::train::{TrainConfig, Validated};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -81,11 +82,11 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Train on a fixed random subset of N training images (chosen by --seed); for synthetic
     /// data, the number of images generated [default: all; synthetic: 1000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,
     /// CIFAR-100 only: the primary task's level, 3, 10, 20 or 100 classes [default: 100]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_level: Option<usize>,
     /// Device: cpu, cuda or cuda:N (a GPU through the CUDA driver; MAXL_CUDA_EMULATOR=1 runs
@@ -286,6 +287,7 @@ mod tests {
         assert_eq!(t.schedule, ScheduleKind::Cosine);
         assert_eq!((t.focal_gamma, t.entropy_weight), (2.0, 0.2));
         assert_eq!((t.exact_mask, t.cosine_every), (false, 10));
+        assert_eq!(t.init, maxl::nn::init::InitScheme::Auto);
     }
 
     #[test]
@@ -301,7 +303,7 @@ mod tests {
             ..Settings::default()
         };
         let keys: Vec<String> = probe.to_table().unwrap().keys().cloned().collect();
-        assert_eq!(keys.len(), 22, "{keys:?}");
+        assert_eq!(keys.len(), 23, "{keys:?}");
         let cmd = <Settings as clap::Args>::augment_args(clap::Command::new("train"));
         for key in &keys {
             let arg = cmd
@@ -390,7 +392,15 @@ weight_decay = 0.0005
             ..Settings::default()
         };
         assert_eq!(s, want);
-        assert_eq!(s.to_toml().unwrap(), text, "and written back byte for byte");
+        // Written back as it was, plus the key it lacked: a run before --init existed reads
+        // as init = "auto" (its checkpoint holds its weights; see --init's help).
+        assert_eq!(
+            s.to_toml().unwrap(),
+            text.replace(
+                "gen_weight_decay = 0.0005\n",
+                "gen_weight_decay = 0.0005\ninit = \"auto\"\n"
+            ),
+        );
     }
 
     #[test]

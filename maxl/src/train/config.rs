@@ -9,6 +9,7 @@
 //! [`Validated`] settings that the trainer is built from.
 
 use crate::models::Backbone;
+use crate::nn::init::InitScheme;
 use crate::nn::Schedule;
 use crate::{Error, Result};
 use clap::{Args, FromArgMatches};
@@ -135,19 +136,64 @@ impl From<ScheduleKind> for String {
     }
 }
 
+/// The most auxiliary classes a run may have (sum of psi): each one adds a row of
+/// `head_hidden` weights (256 or 512) to the auxiliary head of the multi-task network and to
+/// the label generator's head, and as many momentum values; 10 000 classes are already 20-40 MB
+/// per head, far beyond the paper's largest (CIFAR-100, 100 x 5).
+pub const MAX_AUX_CLASSES: usize = 10_000;
+
 /// Parses psi as `k` or a comma list `k1,k2,..` (whether every entry is at least 1 is
 /// [`TrainConfig::validate`]'s check).
 pub fn parse_psi(s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|p| p.trim().parse().ok())
-        .collect::<Option<Vec<usize>>>()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "bad psi '{s}': expected a number of auxiliary classes per primary class or a \
-                 comma list like 3,3,2"
-            ))
-        })
+    let bad = |why: &str| {
+        Error::Invalid(format!(
+            "bad psi '{s}': {why}; expected a number of auxiliary classes per primary class or a \
+             comma list like 3,3,2"
+        ))
+    };
+    let mut out = Vec::new();
+    for p in s.split(',').map(str::trim) {
+        match p.parse::<i128>() {
+            Ok(v) if v < 0 => return Err(bad(&format!("{v} is negative"))),
+            Ok(v) => out.push(usize::try_from(v).map_err(|_| bad(&format!("{v} is too large")))?),
+            Err(_) => return Err(bad(&format!("'{p}' is not a whole number"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a count flag (`--epochs`, `--batch-size`, ...): a whole number >= 0, with the
+/// reason when it is not (a negative number reaches here: the flags allow them, so that clap
+/// does not read `-1` as an unknown flag).
+pub fn parse_count(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<i128>() {
+        Ok(v) if v < 0 => Err(format!("{v} is negative; expected a whole number >= 0")),
+        Ok(v) => usize::try_from(v).map_err(|_| format!("{v} is too large")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// Parses `--seed`: a whole number in 0..2^64, with the reason when it is not.
+pub fn parse_seed(s: &str) -> std::result::Result<u64, String> {
+    match s.trim().parse::<i128>() {
+        Ok(v) if v < 0 => Err(format!("{v} is negative; a seed is a whole number >= 0")),
+        Ok(v) => u64::try_from(v).map_err(|_| format!("{v} is above 2^64 - 1")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
+}
+
+/// `--init` in TOML: the scheme's name.
+mod init_name {
+    use super::InitScheme;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(i: &InitScheme, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(i.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<InitScheme, D::Error> {
+        InitScheme::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
 }
 
 /// psi in TOML: a number, a list of numbers or a "3,3,2" string.
@@ -180,20 +226,34 @@ pub struct TrainConfig {
     /// Backbone of both networks: convnet4, vgg16 or resnet32
     #[arg(long, value_name = "NAME", default_value = "convnet4")]
     pub model: String,
+    /// Initial weights of every network (multi-task or single-task, and the label generator):
+    /// auto (each backbone's reference: PyTorch's default for ConvNet-4; Xavier-uniform for
+    /// VGG-16 with a Xavier-normal generator, as the authors' code; Kaiming-normal fan-out
+    /// convs for ResNet-32, as torchvision), torch-default (weights and biases from
+    /// U(+-1/sqrt(fan_in))), xavier-uniform, xavier-normal or kaiming-normal-fan-out (biases 0)
+    #[arg(long, value_name = "NAME", default_value = "auto", value_parser = InitScheme::parse)]
+    #[serde(with = "init_name", default)]
+    pub init: InitScheme,
     /// Auxiliary classes per primary class: k for all, or a comma list with one entry per
     /// primary class, e.g. 3,3,2
-    #[arg(long, value_name = "K|LIST", default_value = "3", value_parser = parse_psi)]
+    #[arg(long, value_name = "K|LIST", default_value = "3", value_parser = parse_psi,
+          allow_hyphen_values = true)]
     #[serde(deserialize_with = "psi_from_toml")]
     pub psi: ::std::vec::Vec<usize>,
     /// --method human only: the finer CIFAR-100 level that gives the auxiliary labels
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aux_level: Option<usize>,
-    /// Epochs (each: a multi-task pass, a meta pass for MAXL, a test)
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// Epochs (each: a multi-task pass, a meta pass for MAXL, a test); with --resume, more
+    /// than the run had extends it (the schedule then spans the new total)
+    #[arg(long, value_name = "N", default_value_t = 20, allow_negative_numbers = true,
+          value_parser = parse_count)]
     pub epochs: usize,
-    /// Images per batch, training and test
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    /// Images per batch, training and test; the last batch of an epoch may be smaller and is
+    /// kept (PyTorch's DataLoader with drop_last=False), so a batch size above the training
+    /// set's size trains on one batch of all of it per epoch
+    #[arg(long, value_name = "N", default_value_t = 100, allow_negative_numbers = true,
+          value_parser = parse_count)]
     pub batch_size: usize,
     /// Learning rate of the multi-task network; also the meta step's inner step
     #[arg(
@@ -261,10 +321,12 @@ pub struct TrainConfig {
     pub exact_mask: bool,
     /// Measure the cosine similarity of the primary and auxiliary gradients every N pass-1
     /// batches (0: never)
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 10, allow_negative_numbers = true,
+          value_parser = parse_count)]
     pub cosine_every: usize,
     /// Seed of the initial weights, the shuffles and --train-limit's subset
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = parse_seed)]
     pub seed: u64,
     /// Where the networks and batches live (`Cpu` or `Cuda(n)`): a place, not a setting of
     /// the experiment, so it is neither a flag here nor serialised (the CLI keeps it with the
@@ -307,6 +369,19 @@ impl Validated {
     }
 }
 
+/// The error for a psi whose `total` auxiliary classes pass [`MAX_AUX_CLASSES`], with the
+/// size the auxiliary heads would have.
+pub fn too_many_aux_classes(total: usize, model: &str) -> String {
+    let hidden = Backbone::parse(model).map_or(256, |b| b.head_hidden());
+    // The multi-task network's auxiliary head and the generator's head, f32 weights.
+    let gb = total as f64 * hidden as f64 * 4.0 * 2.0 / 1e9;
+    format!(
+        "psi gives {total} auxiliary classes; at most {MAX_AUX_CLASSES} are allowed (the \
+         auxiliary heads alone would hold {gb:.1} GB of weights, as much again of momentum, \
+         in memory and in every checkpoint)"
+    )
+}
+
 impl TrainConfig {
     /// Checks every value and the combinations the trainer would only find later, or not at
     /// all.
@@ -334,6 +409,12 @@ impl TrainConfig {
                 "psi {:?}: every primary class needs at least one auxiliary class",
                 self.psi
             ));
+        }
+        // A list's total is known here; k per class is checked once the classes are known
+        // (`strategy::compose`, before any network is built).
+        let total = self.psi.iter().fold(0usize, |a, &k| a.saturating_add(k));
+        if self.psi.len() > 1 && total > MAX_AUX_CLASSES {
+            return bad(too_many_aux_classes(total, &self.model));
         }
         if self.aux_level.is_some() && self.method != Method::Human {
             return bad("--aux-level applies to --method human only".into());

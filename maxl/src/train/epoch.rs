@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// Where a long pass stands, for progress bars.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    /// 1: the multi-task pass; 2: the meta pass.
+    /// 1: the multi-task pass; 2: the meta pass; 3: the test.
     pub pass: usize,
     pub batch: usize,
     pub batches: usize,

@@ -9,7 +9,7 @@
 use crate::models::NetState;
 use crate::nn::{Params, Sgd};
 use crate::{Error, Result};
-use maxl_engine::{DType, Tensor};
+use maxl_engine::{no_grad, DType, Tensor};
 use std::collections::BTreeMap;
 
 /// Named tensors and named text values of one component.
@@ -60,6 +60,20 @@ impl Record {
 
     pub fn values(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The name of the first tensor that holds a NaN or an infinity, if any. One reduction per
+    /// tensor, on its device: the sum of `x * 0` is 0 when every value is finite and NaN
+    /// otherwise (0 * inf and 0 * NaN are NaN, and a NaN survives every addition; the sum of
+    /// the values themselves could overflow on finite ones). Index tensors are skipped.
+    pub fn first_non_finite(&self) -> Result<Option<&str>> {
+        let _g = no_grad();
+        for (name, t) in &self.tensors {
+            if t.dtype() != DType::I64 && !t.mul_scalar(0.0)?.sum_all()?.item()?.is_finite() {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
     }
 
     /// Removes and returns the tensor `name`.

@@ -143,10 +143,31 @@ impl Trainer {
         self.place()
     }
 
-    /// Test loss (primary focal) and accuracy (%) in eval mode.
+    /// The first tensor of the run's state (network, optimiser, strategy) that holds a NaN or
+    /// an infinity, as `component/name`; one reduction per tensor.
+    pub fn first_non_finite(&self) -> Result<Option<String>> {
+        for (component, record) in self.records()? {
+            if let Some(name) = record.first_non_finite()? {
+                return Ok(Some(format!("{component}/{name}")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Test loss (primary focal loss, gamma `focal_gamma`) and accuracy (%) in eval mode.
     pub fn evaluate(&self, test: &Loader) -> Result<(f64, f64)> {
+        self.evaluate_with(test, &mut |_| {})
+    }
+
+    /// [`Trainer::evaluate`], reporting each batch to `on_batch` (pass 3).
+    pub fn evaluate_with(
+        &self,
+        test: &Loader,
+        on_batch: &mut dyn FnMut(Progress),
+    ) -> Result<(f64, f64)> {
         let _g = no_grad();
         let (mut loss, mut right, mut n) = (0.0, 0, 0);
+        let batches = test.num_batches();
         for batch in test.epoch(0) {
             let b = batch?.to_device(self.cfg.device)?;
             let (_, logits, _) =
@@ -157,12 +178,20 @@ impl Trainer {
             loss += focal_loss(&logits[0], &onehot, self.cfg.focal_gamma)?.item()? * size as f64;
             right += correct(&logits[0], &b.labels)?;
             n += size;
+            on_batch(Progress {
+                pass: 3,
+                batch: b.index + 1,
+                batches,
+                images: size,
+            });
         }
         let n = n.max(1) as f64;
         Ok((loss / n, 100.0 * right as f64 / n))
     }
 
-    /// Runs the next epoch: pass 1, the strategy's meta pass (if any), test.
+    /// Runs the next epoch: pass 1, the strategy's meta pass (if any), test; an error if a loss
+    /// or, at the end, any value of the run's state is not finite (so that no caller saves a
+    /// diverged state).
     pub fn run_epoch(
         &mut self,
         train: &Loader,
@@ -190,7 +219,8 @@ impl Trainer {
         // Pass 1: theta1.
         let t1 = Instant::now();
         self.strategy.begin_epoch(&cx, &mut m)?;
-        let (mut loss, mut right, mut n, mut cos_sum, mut cos_n) = (0.0, 0, 0, 0.0, 0);
+        let (mut loss, mut primary, mut right, mut n, mut cos_sum, mut cos_n) =
+            (0.0, 0.0, 0, 0, 0.0, 0);
         for batch in train.epoch(2 * e as u64) {
             let b = batch?.to_device(self.cfg.device)?;
             let size = b.indices.len();
@@ -210,6 +240,7 @@ impl Trainer {
             self.mt.buffers = out.buffers;
             self.strategy.after_step(&cx, &b)?;
             loss += out.loss * size as f64;
+            primary += out.primary_loss * size as f64;
             right += out.correct;
             n += size;
             if let Some(c) = out.cosine {
@@ -225,6 +256,8 @@ impl Trainer {
         }
         m.pass1_s = t1.elapsed().as_secs_f64();
         m.train_loss = loss / n.max(1) as f64;
+        m.train_primary_loss = primary / n.max(1) as f64;
+        m.train_aux_loss = (loss - primary) / n.max(1) as f64;
         m.train_acc = 100.0 * right as f64 / n.max(1) as f64;
         m.cosine = if cos_n > 0 {
             cos_sum / cos_n as f64
@@ -236,9 +269,16 @@ impl Trainer {
         // Pass 2, where the strategy has one.
         self.strategy.meta_pass(&cx, &self.mt, &mut m, on_batch)?;
 
-        let (tl, ta) = self.evaluate(test)?;
+        let (tl, ta) = self.evaluate_with(test, on_batch)?;
         m.test_loss = tl;
         m.test_acc = ta;
+        if let Some(name) = self.first_non_finite()? {
+            return Err(Error::Invalid(format!(
+                "epoch {} left NaN or infinite values in the run's state ('{name}'); try a \
+                 smaller learning rate",
+                e + 1
+            )));
+        }
         self.epoch += 1;
         Ok(m)
     }

@@ -15,7 +15,7 @@ pub use fixed::FixedLabels;
 pub use meta::{MetaLearned, MetaOrder};
 pub use single::NoAuxiliary;
 
-use super::config::{Method, TrainConfig};
+use super::config::{too_many_aux_classes, Method, TrainConfig, MAX_AUX_CLASSES};
 use super::steps::MaxlSetup;
 use crate::data::Dataset;
 use crate::hierarchy::Hierarchy;
@@ -46,6 +46,16 @@ fn hierarchy_for(cfg: &TrainConfig, train: &Dataset) -> Result<Hierarchy> {
         })?;
         return Hierarchy::new(lh.psi(p, aux)?);
     }
+    if let [k] = cfg.psi.as_slice() {
+        // k per class: the bound of `validate` once the classes are known.
+        let total = k.saturating_mul(p);
+        if total > MAX_AUX_CLASSES {
+            return Err(Error::Invalid(format!(
+                "{} ({k} x {p} primary classes)",
+                too_many_aux_classes(total, &cfg.model)
+            )));
+        }
+    }
     let h = match cfg.psi.as_slice() {
         [k] => Hierarchy::balanced(*k, p)?,
         list => Hierarchy::new(list.to_vec())?,
@@ -62,9 +72,10 @@ fn human_level(cfg: &TrainConfig) -> Result<usize> {
     })
 }
 
-/// The parts of `cfg.method` for a training set. Every weight is drawn from the run seed in a
-/// fixed order: theta1 first, then the generator (MAXL) or the random labels (Random); the
-/// K-Means autoencoder has its own stream.
+/// The parts of `cfg.method` for a training set. Every network starts as `cfg.init` says
+/// (`--init`; the K-Means autoencoder, not one of the method's networks, keeps PyTorch's
+/// default). Every weight is drawn from the run seed in a fixed order: theta1 first, then the
+/// generator (MAXL) or the random labels (Random); the K-Means autoencoder has its own stream.
 pub fn compose(cfg: &TrainConfig, train: &Dataset) -> Result<Composition> {
     let backbone = Backbone::parse(&cfg.model)?;
     let [channels, height, width] = train.image_shape();
@@ -76,8 +87,8 @@ pub fn compose(cfg: &TrainConfig, train: &Dataset) -> Result<Composition> {
     let hierarchy = hierarchy_for(cfg, train)?;
     let p = train.classes();
     let setup = MaxlSetup {
-        multi_task: Net::multi_task(backbone, input, p, hierarchy.total()),
-        generator: Net::label_generator(backbone, input, hierarchy.total()),
+        multi_task: Net::multi_task(backbone, input, p, hierarchy.total()).with_init(cfg.init),
+        generator: Net::label_generator(backbone, input, hierarchy.total()).with_init(cfg.init),
         hierarchy,
         gamma: cfg.focal_gamma,
         entropy_weight: cfg.entropy_weight,
@@ -85,7 +96,7 @@ pub fn compose(cfg: &TrainConfig, train: &Dataset) -> Result<Composition> {
         fd_scale: 0.01,
     };
     let net = match cfg.method {
-        Method::Single => Net::single_task(backbone, input, p),
+        Method::Single => Net::single_task(backbone, input, p).with_init(cfg.init),
         _ => setup.multi_task.clone(),
     };
     let mut rng = Rng::new(cfg.seed);
