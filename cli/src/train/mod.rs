@@ -68,7 +68,7 @@ fn psi_text(psi: &[usize]) -> String {
 /// `--resume` names.
 fn settings_and_folder(a: &Args) -> Result<(Settings, Validated, RunDir, bool)> {
     let Some(path) = &a.resume else {
-        let s = a.resolve(&Settings::default())?;
+        let s = a.resolve_new()?;
         let valid = s.validate()?;
         let dir = RunDir::choose(a.out.as_deref(), &s)?;
         return Ok((s, valid, dir, false));
