@@ -37,6 +37,28 @@ pub struct EpochMetrics {
     pub utilisation: f64,
     pub pass1_s: f64,
     pub pass2_s: f64,
+    /// The label generator's diagnostics (MAXL only; absent for other methods, see
+    /// [`crate::train::strategy::MetaLearned`]). Share (%) of training images whose generated
+    /// auxiliary label (argmax) changed since the previous epoch's pass 1; absent in the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_change: Option<f64>,
+    /// Entropy (nats) of the mean of the generated label vectors over the epoch's pass 1 (at
+    /// most ln(sum psi): every auxiliary class used equally on average).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_label_entropy: Option<f64>,
+    /// ||theta2 - theta2 at the start|| / ||theta2 at the start|| after the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_distance: Option<f64>,
+    /// Mean L2 norms of the two parts of theta2's meta gradient over the measured batches: the
+    /// primary loss at theta1+ and lambda times the entropy term's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_grad_primary: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_grad_entropy: Option<f64>,
+    /// meta_acc_after - meta_acc_before (percentage points): what the virtual step gains on
+    /// the meta batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_acc_gain: Option<f64>,
 }
 
 /// Row-wise argmax of a `[N, C]` tensor.

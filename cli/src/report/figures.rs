@@ -2,7 +2,8 @@
 //! per row (mean over seeds, with a +-std band): test accuracy as the paper's Figure 3,
 //! gradient cosine similarity as its Figure 4, label utilisation, and any other numeric key
 //! that metrics.jsonl gains. Where a table holds several hierarchies with more than one
-//! method each, each hierarchy gets its own panel (single-task in all), as in Figure 3.
+//! method each, each hierarchy gets its own panel (single-task in all), as in Figure 3. The
+//! label generator's diagnostics (MAXL runs) share one figure, a panel each.
 
 use super::tables::{Row, Table};
 use crate::visualize::draw::{has_font, write_png, FAMILY};
@@ -28,6 +29,23 @@ const NOT_PLOTTED: [&str; 11] = [
     "meta_acc_after",
     "pass1_s",
     "pass2_s",
+];
+
+/// The label generator's diagnostics (keys of MAXL runs' metrics.jsonl) with their titles, in
+/// the order of their figure's panels.
+const DIAGNOSTICS: [(&str, &str); 6] = [
+    ("label_change", "labels changed since the last epoch (%)"),
+    ("gen_label_entropy", "entropy of the mean label (nats)"),
+    (
+        "gen_distance",
+        "theta2's distance from its start (relative)",
+    ),
+    ("gen_grad_primary", "theta2 gradient norm, primary part"),
+    ("gen_grad_entropy", "theta2 gradient norm, entropy part"),
+    (
+        "meta_acc_gain",
+        "meta accuracy gain of the virtual step (points)",
+    ),
 ];
 
 /// Colours of the rows (matplotlib's tab10).
@@ -76,6 +94,7 @@ fn metrics_of(table: &Table) -> Vec<Metric> {
         .flat_map(|r| r.runs.iter())
         .flat_map(|run| run.metrics.iter().flat_map(|m| m.keys().cloned()))
         .filter(|k| !NOT_PLOTTED.contains(&k.as_str()) && !out.iter().any(|m| m.key == *k))
+        .filter(|k| !DIAGNOSTICS.iter().any(|(d, _)| d == k))
         .collect();
     extra.sort();
     extra.dedup();
@@ -162,23 +181,24 @@ fn row_colors(table: &Table) -> Vec<RGBColor> {
         .collect()
 }
 
+/// Draws `panels`, each with its y-axis title; `name` names the figure in errors.
 fn draw(
     table: &Table,
-    metric: &Metric,
-    panels: &[(Panel, Curves)],
+    name: &str,
+    panels: &[(Panel, Curves, String)],
     text: bool,
 ) -> Result<(u32, u32, Vec<u8>)> {
     let cols = panels.len().min(PER_LINE);
     let lines = panels.len().div_ceil(PER_LINE);
     let (w, h) = (PANEL_W * cols as u32, PANEL_H * lines as u32);
     let mut buf = vec![0u8; (w * h * 3) as usize];
-    let e = |x: &dyn std::fmt::Display| anyhow!("drawing {} {}: {x}", table.slug, metric.key);
+    let e = |x: &dyn std::fmt::Display| anyhow!("drawing {} {name}: {x}", table.slug);
     let colors = row_colors(table);
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let areas = root.split_evenly((lines, cols));
-        for (area, (panel, curves)) in areas.iter().zip(panels) {
+        for (area, (panel, curves, y_title)) in areas.iter().zip(panels) {
             let points = curves.iter().flat_map(|(_, c)| c.iter());
             let last = points.clone().map(|p| p.0).fold(1.0, f64::max).max(2.0);
             let (lo, hi) = points.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -199,7 +219,7 @@ fn draw(
             let mut mesh = chart.configure_mesh();
             if text {
                 mesh.x_desc("epoch")
-                    .y_desc(&metric.title)
+                    .y_desc(y_title)
                     .x_labels((last as usize).min(10))
                     .x_label_formatter(&|x| format!("{x:.0}"))
                     .label_style((FAMILY, 13));
@@ -257,38 +277,62 @@ fn draw(
     Ok((w, h, buf))
 }
 
+/// A row's curve of `key`, with the row, if it has one.
+fn curves_of(table: &Table, rows: &[usize], key: &str) -> Curves {
+    rows.iter()
+        .map(|i| (*i, curve(&table.rows[*i], key)))
+        .filter(|(_, c)| !c.is_empty())
+        .collect()
+}
+
+/// The diagnostics figure's panels: one per diagnostic some row has, every row in each.
+fn diagnostics_panels(table: &Table) -> Vec<(Panel, Curves, String)> {
+    let rows: Vec<usize> = (0..table.rows.len()).collect();
+    DIAGNOSTICS
+        .iter()
+        .map(|(key, title)| {
+            let panel = Panel {
+                title: title.to_string(),
+                rows: rows.clone(),
+            };
+            (panel, curves_of(table, &rows, key), String::new())
+        })
+        .filter(|(_, c, _)| !c.is_empty())
+        .collect()
+}
+
 /// Writes the figures of `table` into `dir`; (caption, path) of each.
 pub fn write(table: &Table, dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
+    let mut save = |name: &str, caption: String, panels: &[(Panel, Curves, String)]| {
+        let (w, h, rgb) = draw(table, name, panels, has_font())?;
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}-{name}.png", table.slug));
+        write_png(&path, w, h, rgb)?;
+        out.push((caption, path));
+        Ok::<(), anyhow::Error>(())
+    };
     for metric in metrics_of(table) {
         let rows: Vec<usize> = (0..table.rows.len())
             .filter(|i| (metric.rows)(&table.rows[*i]))
             .collect();
-        let panels: Vec<(Panel, Curves)> = panels(table, &rows)
+        let panels: Vec<(Panel, Curves, String)> = panels(table, &rows)
             .into_iter()
             .map(|p| {
-                let curves: Curves = p
-                    .rows
-                    .iter()
-                    .map(|i| (*i, curve(&table.rows[*i], &metric.key)))
-                    .filter(|(_, c)| !c.is_empty())
-                    .collect();
-                (p, curves)
+                let curves = curves_of(table, &p.rows, &metric.key);
+                (p, curves, metric.title.clone())
             })
-            .filter(|(_, c)| !c.is_empty())
+            .filter(|(_, c, _)| !c.is_empty())
             .collect();
         if panels.is_empty() {
             continue;
         }
-        let (w, h, rgb) = draw(table, &metric, &panels, has_font())?;
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "{}-{}.png",
-            table.slug,
-            metric.key.replace('_', "-")
-        ));
-        write_png(&path, w, h, rgb)?;
-        out.push((metric.title.clone(), path));
+        save(&metric.key.replace('_', "-"), metric.title.clone(), &panels)?;
+    }
+    let diagnostics = diagnostics_panels(table);
+    if !diagnostics.is_empty() {
+        let caption = "the label generator's diagnostics (MAXL runs)".to_string();
+        save("generator-diagnostics", caption, &diagnostics)?;
     }
     Ok(out)
 }
@@ -349,5 +393,61 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!((c[0].0, c[0].1), (1.0, 41.5));
         assert!((c[0].2 - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_generator_diagnostics_share_one_figure() {
+        let mut runs = Vec::new();
+        for seed in 0..2 {
+            let mut maxl = run("maxl", 2, seed);
+            for (e, m) in maxl.metrics.iter_mut().enumerate() {
+                m.insert("gen_distance".into(), 0.01 * e as f64);
+                m.insert("meta_acc_gain".into(), 2.0);
+                if e > 0 {
+                    m.insert("label_change".into(), 5.0 + seed as f64);
+                }
+                m.insert("other_key".into(), 1.0);
+            }
+            runs.push(maxl);
+            runs.push(run("random", 2, seed));
+        }
+        let t = &tables(&runs)[0];
+        let keys: Vec<String> = metrics_of(t).into_iter().map(|m| m.key).collect();
+        assert_eq!(keys, ["test_acc", "cosine", "utilisation", "other_key"]);
+        let panels = diagnostics_panels(t);
+        let titles: Vec<&str> = panels.iter().map(|p| p.0.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "labels changed since the last epoch (%)",
+                "theta2's distance from its start (relative)",
+                "meta accuracy gain of the virtual step (points)",
+            ],
+            "in DIAGNOSTICS' order, only those some row has"
+        );
+        let maxl = t.rows.iter().position(|r| r.method == "maxl").unwrap();
+        for (_, curves, _) in &panels {
+            assert_eq!(curves.len(), 1, "the MAXL row alone has them");
+            assert_eq!(curves[0].0, maxl);
+        }
+        // label_change from epoch 2 on, mean 5.5 over the seeds.
+        let c = &panels[0].1[0].1;
+        assert_eq!((c.len(), c[0].0, c[0].1), (2, 2.0, 5.5));
+
+        let dir = std::env::temp_dir().join(format!("maxl-report-diag-{}", std::process::id()));
+        let written = write(t, &dir).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|(_, p)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            names.last().map(String::as_str),
+            Some("cifar100-vgg16-10-primary-classes-generator-diagnostics.png")
+        );
+        assert!(
+            !names.iter().any(|n| n.contains("gen-distance")),
+            "{names:?}"
+        );
     }
 }

@@ -23,6 +23,10 @@ const NOT_VARYING: [&str; 9] = [
     "aux_level",
 ];
 
+/// Settings of MAXL's label generator: other methods' rows show "-" for them, and a "-" is no
+/// difference when rows are compared (Random is MAXL's baseline whatever gen_lr says).
+const GENERATOR_KEYS: [&str; 4] = ["gen_lr", "gen_weight_decay", "entropy_weight", "lookahead"];
+
 /// Methods in the order rows are listed; MAXL's two variants come first.
 const METHODS: [(&str, &str); 6] = [
     ("maxl", "MAXL"),
@@ -145,6 +149,14 @@ pub struct Table {
     pub comparisons: Vec<Comparison>,
 }
 
+/// A row's value of setting `key`: "-" where it does not apply to the run's method.
+fn value_of(r: &Run, key: &str) -> String {
+    match is_maxl(&r.text("method")) || !GENERATOR_KEYS.contains(&key) {
+        true => show(r.setting(key)),
+        false => "-".into(),
+    }
+}
+
 fn show(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
@@ -167,7 +179,7 @@ fn row_label(
         s += &format!(" psi {hierarchy}");
     }
     for (k, v) in keys {
-        if common.get(k) != Some(v) {
+        if v != "-" && common.get(k) != Some(v) {
             s += &format!(", {k} {v}");
         }
     }
@@ -180,7 +192,7 @@ fn build_row(runs: Vec<Run>, varying: &[String], common: &BTreeMap<String, Strin
     let (hierarchy, aux_classes) = hierarchy(&first);
     let keys: BTreeMap<String, String> = varying
         .iter()
-        .map(|k| (k.clone(), show(first.setting(k))))
+        .map(|k| (k.clone(), value_of(&first, k)))
         .collect();
     let collect = |key: &str| -> Vec<f64> { runs.iter().filter_map(|r| r.number(key)).collect() };
     let utilisation: Vec<f64> = runs
@@ -219,7 +231,10 @@ fn compares(a: &Row, b: &Row) -> bool {
     let keys = a
         .keys
         .iter()
-        .filter(|(k, v)| b.keys.get(*k) != Some(v))
+        .filter(|(k, v)| {
+            let w = b.keys.get(*k).map_or("", String::as_str);
+            *v != "-" && w != "-" && w != v.as_str()
+        })
         .count();
     let method = a.method != b.method;
     same_hierarchy && usize::from(method) + keys == 1
@@ -317,7 +332,7 @@ fn build_table(runs: Vec<Run>) -> Option<Table> {
             r.text("method"),
             varying
                 .iter()
-                .map(|k| show(r.setting(k)))
+                .map(|k| value_of(&r, k))
                 .collect::<Vec<_>>()
                 .join("|")
         );
@@ -336,7 +351,7 @@ fn build_table(runs: Vec<Run>) -> Option<Table> {
         let off_baseline = r
             .keys
             .iter()
-            .filter(|(k, v)| common.get(*k) != Some(v))
+            .filter(|(k, v)| *v != "-" && common.get(*k) != Some(v))
             .count();
         (
             method_rank(&r.method),
@@ -459,18 +474,25 @@ mod tests {
             .map(|c| (c.a.as_str(), c.b.as_str()))
             .collect();
         // MAXL psi 4,3,3 (10 auxiliary classes) against: its entropy ablation, Random on the
-        // same psi, Human on level 10 (not 20), Single. Not against MAXL psi 7,7,6.
+        // same psi, Human on level 10 (not 20), Single. Not against MAXL psi 7,7,6. The
+        // ablation against the same baselines: the entropy weight means nothing to them.
+        let ablation = "MAXL psi 4,3,3, entropy_weight 0.0";
         assert_eq!(
             pairs,
             [
-                ("MAXL psi 4,3,3", "MAXL psi 4,3,3, entropy_weight 0.0"),
+                ("MAXL psi 4,3,3", ablation),
                 ("MAXL psi 4,3,3", "Random psi 4,3,3"),
                 ("MAXL psi 4,3,3", "Human level 10"),
                 ("MAXL psi 4,3,3", "Single"),
+                (ablation, "Random psi 4,3,3"),
+                (ablation, "Human level 10"),
+                (ablation, "Single"),
                 ("MAXL psi 7,7,6", "Human level 20"),
                 ("MAXL psi 7,7,6", "Single"),
             ]
         );
+        assert_eq!(t.rows[3].keys["entropy_weight"], "-");
+        assert_eq!(t.rows[1].keys["entropy_weight"], "0.0");
         // MAXL - Random: differences 2, 2, 0 (90-88, 91-89, 92-92): mean 4/3, by hand.
         let c = &t.comparisons[1];
         assert_eq!(c.seeds, [0, 1, 2]);

@@ -53,13 +53,20 @@ impl Args {
         };
         s.with_flags(&self.settings)
     }
+
+    /// A new run's settings: over [`Settings::defaults_for`] the data set that `--config` and
+    /// the flags name (the authors' settings for cifar100 where they do not give them).
+    pub fn resolve_new(&self) -> Result<Settings> {
+        let dataset = self.resolve(&Settings::default())?.dataset;
+        self.resolve(&Settings::defaults_for(dataset))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
-    use maxl::train::Method;
+    use maxl::train::{Method, ScheduleKind};
 
     #[derive(Parser)]
     struct Train {
@@ -143,5 +150,42 @@ mod tests {
         let s = resolve(&["--epochs", "0"]);
         let e = format!("{:#}", s.validate().unwrap_err());
         assert_eq!(e, "epochs and batch size must be at least 1");
+    }
+    #[test]
+    fn cifar100_takes_the_authors_settings_unless_given() {
+        let new = |argv: &[&str]| parse(argv).unwrap().resolve_new().unwrap();
+        let t = new(&["--dataset", "cifar100"]).train;
+        assert_eq!((t.lr, t.momentum, t.weight_decay), (0.01, 0.0, 0.0));
+        assert_eq!((t.schedule, t.epochs), (ScheduleKind::Step, 200));
+        assert_eq!((t.gen_lr, t.gen_weight_decay), (1e-3, 5e-4));
+        // Given values win, by flag or by file, even where they equal the general defaults.
+        let t = new(&["--dataset", "cifar100", "--lr", "0.1", "--epochs", "3"]).train;
+        assert_eq!((t.lr, t.epochs, t.momentum), (0.1, 3, 0.0));
+        let path = config(
+            "c100",
+            "dataset = \"cifar100\"\nmomentum = 0.9\nschedule = \"cosine\"\n",
+        );
+        let t = new(&["--config", &path]).train;
+        assert_eq!(
+            (t.momentum, t.schedule, t.lr),
+            (0.9, ScheduleKind::Cosine, 0.01)
+        );
+        let _ = std::fs::remove_file(&path);
+        // Other data sets keep the flags' defaults; the resolved values are what config.toml
+        // holds.
+        assert_eq!(new(&["--dataset", "mnist"]).train.lr, 0.1);
+        let text = new(&["--dataset", "cifar100"]).to_toml().unwrap();
+        for line in [
+            "lr = 0.01",
+            "momentum = 0.0",
+            "weight_decay = 0.0",
+            "epochs = 200",
+            "schedule = \"step\"",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        // A resumed run's settings stay as they were saved.
+        let saved = new(&["--dataset", "cifar100", "--lr", "0.1"]);
+        assert_eq!(parse(&[]).unwrap().resolve(&saved).unwrap(), saved);
     }
 }

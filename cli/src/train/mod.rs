@@ -72,7 +72,7 @@ struct Plan {
 /// `--resume` names; nothing is written yet.
 fn plan(a: &Args) -> Result<Plan> {
     let Some(path) = &a.resume else {
-        let settings = a.resolve(&Settings::default())?;
+        let settings = a.resolve_new()?;
         let valid = settings.validate()?;
         let dir = RunDir::choose(a.out.as_deref(), &settings)?;
         return Ok(Plan {

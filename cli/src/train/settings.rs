@@ -8,7 +8,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgMatches, FromArgMatches};
 use maxl::train::config::parse_count;
-use maxl::train::{TrainConfig, Validated};
+use maxl::train::{ScheduleKind, TrainConfig, Validated};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -157,6 +157,23 @@ impl<T: clap::Args> clap::Args for Given<T> {
 }
 
 impl Settings {
+    /// The defaults of a new run on `dataset`: the flags' defaults, but for cifar100 the
+    /// authors' CIFAR-100 settings (MODELS.md, their code): SGD lr 0.01 without momentum or
+    /// weight decay, halved every 50 epochs, 200 epochs. A `--config` file and the flags go
+    /// over these (see `Args::resolve_new`).
+    pub fn defaults_for(dataset: DatasetKind) -> Settings {
+        let mut s = Settings {
+            dataset,
+            ..Settings::default()
+        };
+        if dataset == DatasetKind::Cifar100 {
+            let t = &mut s.train;
+            (t.lr, t.momentum, t.weight_decay) = (0.01, 0.0, 0.0);
+            (t.schedule, t.epochs) = (ScheduleKind::Step, 200);
+        }
+        s
+    }
+
     /// The settings as one flat table (keys in snake_case, as the `--config` file's).
     pub fn to_table(&self) -> Result<Table> {
         Table::try_from(self).context("settings to TOML")
@@ -263,7 +280,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use maxl::train::{Method, ScheduleKind};
+    use maxl::train::{Lookahead, Method};
 
     fn table(s: &str) -> Table {
         s.parse().unwrap()
@@ -298,6 +315,7 @@ mod tests {
             primary_level: Some(1),
             train: TrainConfig {
                 aux_level: Some(1),
+                lookahead: Lookahead::Sgd,
                 ..TrainConfig::default()
             },
             ..Settings::default()

@@ -142,6 +142,53 @@ impl From<ScheduleKind> for String {
 /// per head, far beyond the paper's largest (CIFAR-100, 100 x 5).
 pub const MAX_AUX_CLASSES: usize = 10_000;
 
+/// How the meta pass takes the virtual step of theta1 (see [`crate::train::lookahead`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Lookahead {
+    /// theta1 - alpha g (the paper; the authors' published second-order code).
+    Plain,
+    /// The step theta1's SGD would take, with its momentum buffer and weight decay (the
+    /// authors' later code).
+    Sgd,
+}
+
+impl Lookahead {
+    pub fn parse(s: &str) -> Result<Lookahead> {
+        match s {
+            "plain" => Ok(Lookahead::Plain),
+            "sgd" => Ok(Lookahead::Sgd),
+            _ => Err(Error::Invalid(format!(
+                "unknown lookahead '{s}': expected plain or sgd"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Lookahead::Plain => "plain",
+            Lookahead::Sgd => "sgd",
+        }
+    }
+
+    fn is_plain(&self) -> bool {
+        *self == Lookahead::Plain
+    }
+}
+
+impl TryFrom<String> for Lookahead {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Lookahead> {
+        Lookahead::parse(&s)
+    }
+}
+
+impl From<Lookahead> for String {
+    fn from(k: Lookahead) -> String {
+        k.name().to_string()
+    }
+}
+
 /// Parses psi as `k` or a comma list `k1,k2,..` (whether every entry is at least 1 is
 /// [`TrainConfig::validate`]'s check).
 pub fn parse_psi(s: &str) -> Result<Vec<usize>> {
@@ -194,6 +241,11 @@ mod init_name {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<InitScheme, D::Error> {
         InitScheme::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
+}
+
+/// A settings file without `lookahead` (every file before it existed) means the plain step.
+fn plain_lookahead() -> Lookahead {
+    Lookahead::Plain
 }
 
 /// psi in TOML: a number, a list of numbers or a "3,3,2" string.
@@ -263,7 +315,8 @@ pub struct TrainConfig {
         allow_negative_numbers = true
     )]
     pub lr: f64,
-    /// Learning rate of the label generator
+    /// Learning rate of the label generator (0: a frozen generator, MAXL's labels without
+    /// meta-learning; the meta pass is skipped)
     #[arg(
         long,
         value_name = "LR",
@@ -315,6 +368,15 @@ pub struct TrainConfig {
         allow_negative_numbers = true
     )]
     pub entropy_weight: f64,
+    /// The meta pass's virtual step of theta1: plain (theta1 - lr g, the paper) or sgd (the step
+    /// theta1's SGD would take, with its momentum buffer and weight decay, as the authors' later
+    /// code)
+    #[arg(long, value_name = "NAME", default_value = "plain", value_parser = Lookahead::parse)]
+    #[serde(
+        default = "plain_lookahead",
+        skip_serializing_if = "Lookahead::is_plain"
+    )]
+    pub lookahead: Lookahead,
     /// Mask SoftMax with -inf outside the primary class's block instead of the authors' 1e-8
     #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
           default_missing_value = "true", action = clap::ArgAction::Set)]

@@ -5,15 +5,17 @@
 pub mod config;
 pub mod epoch;
 pub mod kmeans;
+pub mod lookahead;
 pub mod record;
 pub mod steps;
 pub mod strategy;
 pub mod trainer;
 
-pub use config::{parse_psi, Method, ScheduleKind, TrainConfig, Validated};
+pub use config::{parse_psi, Lookahead, Method, ScheduleKind, TrainConfig, Validated};
 pub use epoch::{EpochContext, Progress};
 pub use kmeans::{Autoencoder, KMeansState};
+pub use lookahead::VirtualStep;
 pub use record::Record;
-pub use steps::{MaxlSetup, Stage1, Stage2};
+pub use steps::{GradParts, MaxlSetup, Stage1, Stage2};
 pub use strategy::AuxStrategy;
 pub use trainer::Trainer;

@@ -267,7 +267,8 @@ impl Trainer {
         self.strategy.end_pass1(&mut m);
 
         // Pass 2, where the strategy has one.
-        self.strategy.meta_pass(&cx, &self.mt, &mut m, on_batch)?;
+        self.strategy
+            .meta_pass(&cx, &self.mt, &self.optimizer, &mut m, on_batch)?;
 
         let (tl, ta) = self.evaluate_with(test, on_batch)?;
         m.test_loss = tl;

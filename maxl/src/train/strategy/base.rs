@@ -6,6 +6,7 @@
 use crate::data::Batch;
 use crate::metrics::EpochMetrics;
 use crate::models::NetState;
+use crate::nn::Sgd;
 use crate::train::epoch::{EpochContext, Progress};
 use crate::train::record::Record;
 use crate::Result;
@@ -44,12 +45,14 @@ pub trait AuxStrategy {
     /// After pass 1: the strategy's figures of the epoch's labels.
     fn end_pass1(&mut self, _m: &mut EpochMetrics) {}
 
-    /// Pass 2, where the strategy has one: updates its own state from theta1 (`mt`) and
-    /// writes the pass's figures into `m`.
+    /// Pass 2, where the strategy has one: updates its own state from theta1 (`mt`, and its
+    /// optimiser `theta1` for a look-ahead step like its own) and writes the pass's figures
+    /// into `m`. Called every epoch, after pass 1.
     fn meta_pass(
         &mut self,
         _cx: &EpochContext,
         _mt: &NetState,
+        _theta1: &Sgd,
         _m: &mut EpochMetrics,
         _on_batch: &mut dyn FnMut(Progress),
     ) -> Result<()> {

@@ -6,13 +6,15 @@ mod base;
 mod clustered;
 mod columns;
 mod fixed;
+mod label_stats;
 mod meta;
 mod single;
 
 pub use base::AuxStrategy;
 pub use clustered::Clustered;
 pub use fixed::FixedLabels;
-pub use meta::{MetaLearned, MetaOrder};
+pub use label_stats::LabelStats;
+pub use meta::{MetaLearned, MetaOrder, MetaSettings, PARTS_EVERY};
 pub use single::NoAuxiliary;
 
 use super::config::{too_many_aux_classes, Method, TrainConfig, MAX_AUX_CLASSES};
@@ -109,12 +111,14 @@ pub fn compose(cfg: &TrainConfig, train: &Dataset) -> Result<Composition> {
                 _ => MetaOrder::First,
             };
             let generator = setup.generator.init(&mut rng)?;
-            Box::new(MetaLearned::new(
+            let settings = MetaSettings {
                 order,
-                generator,
-                cfg.gen_lr,
-                cfg.gen_weight_decay,
-            ))
+                lr: cfg.gen_lr,
+                weight_decay: cfg.gen_weight_decay,
+                lookahead: cfg.lookahead,
+                samples: train.len(),
+            };
+            Box::new(MetaLearned::new(settings, generator, h.total())?)
         }
         Method::Single => Box::new(NoAuxiliary),
         Method::Random => Box::new(FixedLabels::random(train, h, &mut rng)),
