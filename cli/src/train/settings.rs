@@ -321,7 +321,7 @@ mod tests {
             ..Settings::default()
         };
         let keys: Vec<String> = probe.to_table().unwrap().keys().cloned().collect();
-        assert_eq!(keys.len(), 23, "{keys:?}");
+        assert_eq!(keys.len(), 24, "{keys:?}");
         let cmd = <Settings as clap::Args>::augment_args(clap::Command::new("train"));
         for key in &keys {
             let arg = cmd
