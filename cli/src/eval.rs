@@ -1,11 +1,13 @@
-//! `maxl-cli eval`: test loss and accuracy of a run's last checkpoint, printed as one JSON
-//! object on stdout. The data default to the run's own; `--dataset`/`--data-dir` evaluate on
+//! `maxl-cli eval`: test loss (the primary task's focal loss, with the run's gamma: 2 unless
+//! `--focal-gamma` said otherwise) and accuracy of a run's last checkpoint, printed as one JSON
+//! object on stdout. A checkpoint with a NaN or an infinity is refused, naming the tensor. The data default to the run's own; `--dataset`/`--data-dir` evaluate on
 //! other data of the same image shape and classes.
 
 use crate::train::restore::{restore, Overrides};
 use crate::train::set_threads;
 use anyhow::Result;
 use maxl::data::{Loader, LoaderConfig};
+use maxl::train::config::parse_count;
 use maxl_engine::Device;
 use serde_json::json;
 use std::path::PathBuf;
@@ -24,13 +26,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Images per batch [default: the run's]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     batch_size: Option<usize>,
     /// Device: cpu, cuda or cuda:N [default: the run's]
     #[arg(long, value_name = "DEV")]
     device: Option<String>,
-    /// Worker threads [default: all cores]
-    #[arg(long, value_name = "N")]
+    /// Worker threads; 0 or none: all cores; at most 4 per core
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     threads: Option<usize>,
 }
 

@@ -1,12 +1,15 @@
 //! `maxl-cli`: the command-line tool of maxl-rs. Subcommands: `train` (MAXL and its baselines,
 //! into a run folder), `eval` (a run's checkpoint on test data, JSON), `gradcheck` (the
-//! engine's op-by-op gradient checks), `bench` (speed figures as JSON) and `visualize` (a
-//! run's t-SNE and auxiliary-class examples, PNG).
+//! engine's op-by-op gradient checks), `bench` (speed figures as JSON), `visualize` (a
+//! run's t-SNE and auxiliary-class examples, PNG), `sweep` (many runs, locally or on Slurm)
+//! and `report` (a folder of runs as tables and figures).
 
 mod bench;
 mod doctor;
 mod eval;
 mod gradcheck;
+mod report;
+mod sweep;
 mod train;
 mod visualize;
 
@@ -33,7 +36,8 @@ struct Cli {
 enum Command {
     /// Train MAXL or a baseline; writes a run folder (settings, metrics, checkpoints, curves).
     Train(Box<train::Args>),
-    /// Test accuracy and loss of a run's last checkpoint, as JSON.
+    /// Test accuracy and primary focal loss (the run's gamma, 2 by default) of a run's last
+    /// checkpoint, as JSON.
     Eval(eval::Args),
     /// Check every op's gradients (orders 1..=K) against central finite differences in f64.
     Gradcheck(gradcheck::Args),
@@ -43,6 +47,10 @@ enum Command {
     Doctor(doctor::Args),
     /// Draw a run's t-SNE of features and its auxiliary classes' top test images (PNG).
     Visualize(visualize::Args),
+    /// Run a study: a sweep file's grid of runs, on this machine or as a Slurm array job.
+    Sweep(Box<sweep::Args>),
+    /// Tables (mean +- std over seeds, paired t) and figures of a folder of runs.
+    Report(report::Args),
 }
 
 /// mimalloc's `mi_option_purge_delay` (position 15 of `mi_option_e` in mimalloc.h; the Rust
@@ -54,7 +62,16 @@ fn main() -> ExitCode {
     // faulting fresh zeroed pages back in cost about 6% of a B1 step.
     // SAFETY: sets a plain integer option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value a flag's parser refused: its reason on one line, as other errors.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Train(a) => train::run(*a).map(|()| true),
         Command::Eval(a) => eval::run(a).map(|()| true),
@@ -62,13 +79,64 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a).map(|()| true),
         Command::Doctor(a) => doctor::run(a),
         Command::Visualize(a) => visualize::run(a).map(|()| true),
+        Command::Report(a) => report::run(a).map(|()| true),
+        // Exit codes of its own: 1 if a run failed, 130 if interrupted.
+        Command::Sweep(a) => match sweep::run(*a) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its context
+/// already holds (an I/O error that the message names with its path) is not repeated.
+pub(crate) fn one_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_message;
+
+    #[test]
+    fn an_os_error_is_printed_once() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let os = io.to_string();
+        // As maxl's Error::Io: the path and the source in the message, the source as cause.
+        #[derive(Debug)]
+        struct WithPath(std::io::Error);
+        impl std::fmt::Display for WithPath {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "/r/checkpoint.safetensors.tmp: {}", self.0)
+            }
+        }
+        impl std::error::Error for WithPath {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(WithPath(io)).context("epoch 1");
+        let msg = one_message(&e);
+        assert_eq!(msg, format!("epoch 1: /r/checkpoint.safetensors.tmp: {os}"));
+        assert_eq!(msg.matches(&os).count(), 1);
     }
 }

@@ -75,9 +75,11 @@ fn gradcheck_text_output_and_bad_arguments() {
     let (code, _, err) = cli(&["gradcheck", "--ops", "nosuchop"]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown op 'nosuchop'"), "{err}");
-    let (code, _, err) = cli(&["gradcheck", "--order", "0"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("--order"), "{err}");
+    for order in ["0", "5", "99"] {
+        let (code, _, err) = cli(&["gradcheck", "--order", order]);
+        assert_eq!(code, 2, "--order {order}: {err}");
+        assert!(err.contains("between 1 and 4"), "{err}");
+    }
     let (code, _, err) = cli(&["gradcheck", "--device", "cuda"]);
     assert_ne!(code, 0);
     assert!(err.contains("CUDA not available"), "{err}");

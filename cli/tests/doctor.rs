@@ -1,13 +1,21 @@
 //! `maxl-cli doctor`: runs on any machine (with or without CUDA), exits 0 unless NVRTC is
-//! present and a kernel module fails, and prints the documented JSON lines.
+//! present and a kernel module fails, and prints the documented JSON lines; a second run reads
+//! every module from the kernel cache that the first one filled.
 
 use serde_json::Value;
+use std::path::Path;
 use std::process::Command;
 
 fn doctor(args: &[&str]) -> (i32, String, String) {
+    doctor_with_cache(args, Path::new("off"))
+}
+
+/// Runs `maxl-cli doctor` with `MAXL_KERNEL_CACHE=cache` (`off`: no disk cache).
+fn doctor_with_cache(args: &[&str], cache: &Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_maxl-cli"))
         .arg("doctor")
         .args(args)
+        .env("MAXL_KERNEL_CACHE", cache)
         .output()
         .expect("maxl-cli runs");
     (
@@ -17,14 +25,19 @@ fn doctor(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
 #[test]
 fn doctor_json_reports_environment_and_every_kernel_module() {
-    let (code, out, err) = doctor(&["--json"]);
+    let cache = std::env::temp_dir().join(format!("maxl-doctor-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let (code, out, err) = doctor_with_cache(&["--json"], &cache);
     assert_eq!(code, 0, "doctor failed:\n{out}\n{err}");
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let lines = json_lines(&out);
     let env = |name: &str| -> &Value {
         lines
             .iter()
@@ -55,7 +68,24 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
     );
     let nvrtc = env("libnvrtc");
     let nvrtc_ok = nvrtc["ok"].as_bool().unwrap();
-    assert!(nvrtc["arch"].as_str().unwrap().starts_with("compute_"));
+    let on_gpu = gpus["count"].as_u64().unwrap() > 0;
+    let arch = nvrtc["arch"].as_str().unwrap();
+    // Without a GPU: PTX for compute_90; with one: the CUBIN of its architecture (or PTX).
+    assert!(
+        arch.starts_with("compute_") || (on_gpu && arch.starts_with("sm_")),
+        "{arch}"
+    );
+    if nvrtc_ok {
+        let v = nvrtc["version"].as_str().unwrap();
+        assert!(v.split('.').all(|p| p.parse::<u32>().is_ok()), "{v}");
+        assert!(nvrtc["supported_archs"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(90)));
+    }
+    let kc = env("kernel_cache");
+    assert_eq!(kc["enabled"], true);
+    assert_eq!(kc["dir"].as_str().unwrap(), cache.display().to_string());
 
     // One object per kernel, module by module in the crate's order, every listed kernel once.
     let kernels: Vec<&Value> = lines.iter().filter(|l| l.get("kernel").is_some()).collect();
@@ -78,6 +108,22 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
             assert_eq!(k["ok"], true, "{k}");
             assert!(k["ms"].as_f64().unwrap() >= 0.0, "{k}");
             assert!(k["error"].is_null(), "{k}");
+            assert_eq!(k["source"], "compiled", "{k}");
+            let image = if arch.starts_with("sm_") {
+                "cubin"
+            } else {
+                "ptx"
+            };
+            assert_eq!(k["image"], image, "{k}");
+            // Loaded through the driver on a GPU; nothing to load on without one.
+            assert_eq!(
+                k["loaded"],
+                if on_gpu {
+                    Value::from(true)
+                } else {
+                    Value::Null
+                }
+            );
         } else {
             assert_eq!(k["ok"], false, "{k}");
             assert_eq!(k["skipped"], true, "{k}");
@@ -86,7 +132,25 @@ fn doctor_json_reports_environment_and_every_kernel_module() {
             assert!(e.starts_with("NVRTC not available"), "{e}");
         }
     }
-    assert_eq!(lines.len(), 6 + want.len(), "{out}");
+    assert_eq!(lines.len(), 7 + want.len(), "{out}");
+
+    // A second process reads every module from the disk cache instead of compiling it.
+    if nvrtc_ok {
+        let (code, out, err) = doctor_with_cache(&["--json"], &cache);
+        assert_eq!(code, 0, "second doctor failed:\n{out}\n{err}");
+        let lines = json_lines(&out);
+        let kc = lines.iter().find(|l| l["env"] == "kernel_cache").unwrap();
+        assert_eq!(
+            kc["entries"].as_u64().unwrap() as usize,
+            maxl_kernel_module_names().len(),
+            "{kc}"
+        );
+        for k in lines.iter().filter(|l| l.get("kernel").is_some()) {
+            assert_eq!(k["source"], "disk cache", "{k}");
+            assert_eq!(k["ok"], true, "{k}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache);
 }
 
 /// The module names, in order, as the kernels crate lists them.
@@ -107,7 +171,15 @@ fn maxl_kernel_module_names() -> Vec<&'static str> {
 fn doctor_text_report_runs_without_cuda_and_names_each_module() {
     let (code, out, err) = doctor(&[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    for key in ["cpu:", "rayon threads:", "libcuda:", "gpus:", "libnvrtc:"] {
+    for key in [
+        "cpu:",
+        "rayon threads:",
+        "libcuda:",
+        "gpus:",
+        "libnvrtc:",
+        "kernel cache:  off",
+        "doctor: ok",
+    ] {
         assert!(out.contains(key), "no {key} in:\n{out}");
     }
     for m in maxl_kernel_module_names() {

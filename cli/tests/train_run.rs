@@ -39,6 +39,16 @@ fn a_run_writes_its_folder_and_eval_reads_it() {
     assert_eq!(config["epochs"].as_integer(), Some(2));
     assert_eq!(config["train_limit"].as_integer(), Some(200));
     assert_eq!(config["lr"].as_float(), Some(0.1), "MODELS.md default");
+    // Every key of the run's settings is a flag that --help explains.
+    let help = ok(&tmp.0, &["train", "--help"]).stdout;
+    for key in config.keys() {
+        let flag = format!("--{} ", key.replace('_', "-"));
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&flag) && l.len() > flag.len() + 30),
+            "{flag}is not explained by --help"
+        );
+    }
 
     let m = metrics(&run);
     assert_eq!(m.len(), 2);
@@ -76,12 +86,16 @@ fn a_run_writes_its_folder_and_eval_reads_it() {
     let ckpt = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
     let n = u64::from_le_bytes(ckpt[..8].try_into().unwrap()) as usize;
     let header: Value = serde_json::from_slice(&ckpt[8..8 + n]).unwrap();
-    assert_eq!(header["__metadata__"]["epoch"], "2");
+    // One record per component: tensors `component/key`, values in the metadata.
+    assert_eq!(header["__metadata__"]["format"], "maxl-rs checkpoint 2");
+    assert_eq!(header["__metadata__"]["position/epoch"], "2");
+    assert_eq!(header["__metadata__"]["strategy/kind"], "maxl");
     for key in [
-        "mt.param.trunk.",
-        "gen.param.trunk.",
-        "mt.buffer.",
-        "opt1.momentum.",
+        "model/param.trunk.",
+        "model/buffer.",
+        "optimizer/momentum.",
+        "strategy/generator.param.trunk.",
+        "strategy/generator.buffer.",
     ] {
         assert!(
             header
@@ -186,6 +200,7 @@ fn help_explains_every_flag() {
         "--data-dir",
         "--train-limit",
         "--model",
+        "--init",
         "--method",
         "--psi",
         "--primary-level",
@@ -197,6 +212,10 @@ fn help_explains_every_flag() {
         "--entropy-weight",
         "--momentum",
         "--weight-decay",
+        "--gen-weight-decay",
+        "--focal-gamma",
+        "--exact-mask",
+        "--cosine-every",
         "--schedule",
         "--device",
         "--seed",

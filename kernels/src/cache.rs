@@ -1,22 +1,69 @@
-//! The per-device PTX cache: each kernel module is compiled once per device (keyed by device
-//! ordinal and module name), with that device's compile options, and shared afterwards.
+//! The per-device module cache: each kernel module is compiled once per device (keyed by device
+//! ordinal and module name), with that device's compile options, and shared afterwards. Below
+//! it, the disk cache ([`crate::disk_cache`]) keeps compiled modules across processes.
 
+use crate::disk_cache::{cache_key, DiskCache, Origin};
 use crate::error::{Error, Result};
 use crate::modules::{module, KernelModule};
-use crate::nvrtc::{compile_module, CompileOptions};
+use crate::nvrtc::{compile_module_image, nvrtc_version, CompileOptions, ModuleImage};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// PTX of compiled modules, per (device ordinal, module name).
-#[derive(Default)]
+/// Compiles module `m` with `opts`, or reads it from `disk` when an entry for the same program,
+/// options and NVRTC version is there (a compiled module is stored there for next time).
+pub fn compile_cached(
+    disk: Option<&DiskCache>,
+    m: &KernelModule,
+    opts: &CompileOptions,
+) -> Result<(ModuleImage, Origin)> {
+    let Some(disk) = disk else {
+        return Ok((compile_module_image(m, opts)?, Origin::Compiled));
+    };
+    let program = m.program();
+    let key = cache_key(&program, opts, nvrtc_version()?);
+    if let Some(img) = disk.get(m.name, &key) {
+        if img.arch == opts.arch && (img.cubin.is_some() == opts.makes_cubin()) {
+            return Ok((img, Origin::Disk));
+        }
+    }
+    let img = compile_module_image(m, opts)?;
+    disk.put(m.name, &key, &img);
+    Ok((img, Origin::Compiled))
+}
+
+type Entries = HashMap<(usize, &'static str), (Arc<ModuleImage>, Origin)>;
+
+/// Compiled modules, per (device ordinal, module name), and the options of each device.
 pub struct PtxCache {
-    entries: Mutex<HashMap<(usize, &'static str), Arc<str>>>,
+    entries: Mutex<Entries>,
     options: Mutex<HashMap<usize, CompileOptions>>,
+    disk: Option<DiskCache>,
+}
+
+impl Default for PtxCache {
+    fn default() -> Self {
+        Self::with_disk(None)
+    }
 }
 
 impl PtxCache {
+    /// A cache without a disk cache below it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cache over `disk`.
+    pub fn with_disk(disk: Option<DiskCache>) -> Self {
+        PtxCache {
+            entries: Mutex::new(HashMap::new()),
+            options: Mutex::new(HashMap::new()),
+            disk,
+        }
+    }
+
+    /// The disk cache below this one.
+    pub fn disk(&self) -> Option<&DiskCache> {
+        self.disk.as_ref()
     }
 
     /// Sets the compile options of device `ordinal` (default: `CompileOptions::default()`,
@@ -27,6 +74,11 @@ impl PtxCache {
             o.insert(ordinal, opts);
             lock(&self.entries).retain(|(dev, _), _| *dev != ordinal);
         }
+    }
+
+    /// Whether options were set for device `ordinal`.
+    pub fn has_options(&self, ordinal: usize) -> bool {
+        lock(&self.options).contains_key(&ordinal)
     }
 
     /// The compile options of device `ordinal`.
@@ -45,17 +97,28 @@ impl PtxCache {
 
     /// As [`PtxCache::ptx`], for a module at hand.
     pub fn ptx_of(&self, ordinal: usize, m: &'static KernelModule) -> Result<Arc<str>> {
-        if let Some(p) = lock(&self.entries).get(&(ordinal, m.name)) {
-            return Ok(p.clone());
+        Ok(self.image_of(ordinal, m)?.0.ptx.as_str().into())
+    }
+
+    /// The compiled module `m` for device `ordinal` (PTX, and the CUBIN when the device's
+    /// options name a real architecture), and where it came from: compiled on first use, or
+    /// read from the disk cache; `Origin::Memory` afterwards.
+    pub fn image_of(
+        &self,
+        ordinal: usize,
+        m: &'static KernelModule,
+    ) -> Result<(Arc<ModuleImage>, Origin)> {
+        if let Some((img, _)) = lock(&self.entries).get(&(ordinal, m.name)) {
+            return Ok((img.clone(), Origin::Memory));
         }
         // Compile without holding the lock (NVRTC takes a while); a race compiles twice and
         // keeps the first result, which is harmless.
         let opts = self.options(ordinal);
-        let ptx: Arc<str> = compile_module(m, &opts)?.into();
-        Ok(lock(&self.entries)
-            .entry((ordinal, m.name))
-            .or_insert(ptx)
-            .clone())
+        let (img, origin) = compile_cached(self.disk.as_ref(), m, &opts)?;
+        let img = Arc::new(img);
+        let mut entries = lock(&self.entries);
+        let e = entries.entry((ordinal, m.name)).or_insert((img, origin));
+        Ok(e.clone())
     }
 
     /// Whether module `name` is already compiled for device `ordinal`.
@@ -80,10 +143,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The process-wide cache.
+/// The process-wide cache, over the disk cache the environment names.
 pub fn global_cache() -> &'static PtxCache {
     static CACHE: OnceLock<PtxCache> = OnceLock::new();
-    CACHE.get_or_init(PtxCache::new)
+    CACHE.get_or_init(|| PtxCache::with_disk(DiskCache::global().cloned()))
 }
 
 /// PTX of module `name` for device `ordinal`, from the process-wide cache.
@@ -121,10 +184,16 @@ mod tests {
         let c = PtxCache::new();
         let a = c.ptx(0, "focal_loss").unwrap();
         let b = c.ptx(0, "focal_loss").unwrap();
-        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a, b);
         assert!(c.contains(0, "focal_loss") && !c.contains(1, "focal_loss"));
-        let d = c.ptx(1, "focal_loss").unwrap();
-        assert!(!Arc::ptr_eq(&a, &d));
+        let m = module("focal_loss").unwrap();
+        let (first, o1) = c.image_of(0, m).unwrap();
+        assert_eq!(o1, Origin::Memory);
+        let (again, _) = c.image_of(0, m).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let (other, o2) = c.image_of(1, m).unwrap();
+        assert_eq!(o2, Origin::Compiled);
+        assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(c.len(), 2);
     }
 }

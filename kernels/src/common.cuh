@@ -73,6 +73,62 @@ __device__ __forceinline__ i64 maxl_grid_stride() {
     return (i64)gridDim.x * blockDim.x;
 }
 
+// Grid-stride walk over `planes` planes of `plane` items (0 <= plane < 2^31): the plane index `p`
+// and the in-plane index `q` of the current item, kept up to date by additions, so that a loop
+// over `planes * plane` items does no 64-bit division per item (one per thread, at the start).
+//   for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), plane); it.p < planes; it.next())
+struct PlaneWalk {
+    i64 p;    // plane of the current item
+    u32 q;    // its index in the plane
+    i64 dp;   // the grid stride, in whole planes
+    u32 dq;   // and the rest of it
+    u32 plane;
+    __device__ __forceinline__ PlaneWalk(i64 start, i64 step, i64 plane_size) {
+        if (plane_size <= 0) { // empty planes: nothing to walk
+            p = 0x7fffffffffffffffLL;
+            q = dq = 0;
+            dp = 0;
+            plane = 1;
+            return;
+        }
+        plane = (u32)plane_size;
+        p = start / plane_size;
+        q = (u32)(start - p * plane_size);
+        dp = step / plane_size;
+        dq = (u32)(step - dp * plane_size);
+    }
+    __device__ __forceinline__ i64 flat() const { return p * plane + q; }
+    __device__ __forceinline__ void next() {
+        p += dp;
+        q += dq; // < 2 plane < 2^32
+        if (q >= plane) {
+            q -= plane;
+            ++p;
+        }
+    }
+};
+
+// Division by a run-time constant 1 <= d <= 2^31 with a multiply-high, an add and a shift
+// (Granlund and Montgomery's method, as PyTorch's IntDivider), exact for 0 <= n < 2^31. Set
+// up once per thread (one 64-bit division), then used per element instead of a 32-bit
+// division (about 20 instructions on the GPU).
+struct FastDiv {
+    u32 d, m, s;
+    static __device__ __forceinline__ FastDiv make(u32 dv) {
+        FastDiv f;
+        f.d = dv;
+        f.s = 0;
+        while (f.s < 31 && (1u << f.s) < dv) ++f.s;
+        const u64 one = 1;
+        f.m = (u32)(((one << 32) * ((one << f.s) - dv)) / dv + 1);
+        return f;
+    }
+    __device__ __forceinline__ u32 div(u32 n) const {
+        const u32 t = (u32)(((u64)n * m) >> 32); // mul.hi
+        return (t + n) >> s;
+    }
+};
+
 // Math overloads, so that templates read the same for float and double.
 __device__ __forceinline__ float m_exp(float x) { return expf(x); }
 __device__ __forceinline__ double m_exp(double x) { return exp(x); }

@@ -1,9 +1,17 @@
-//! The CUDA driver (libcuda), only as far as reporting goes: whether it loads, its version, and
-//! the GPUs it sees. The engine's CUDA backend builds its contexts and streams on cudarc itself.
+//! The CUDA driver (libcuda): whether it loads, its version, the GPUs it sees, and loading the
+//! kernel modules into a context: the CUBIN for the GPU's own architecture (compiled by NVRTC,
+//! or read from the disk cache), its PTX when the CUBIN cannot be made or loaded. The engine's
+//! CUDA backend builds its contexts and streams on cudarc itself.
 
+use crate::cache::global_cache;
+use crate::disk_cache::Origin;
 use crate::error::{no_panic, Error, Result};
+use crate::modules::KernelModule;
+use crate::nvrtc::{supported_archs, target_for, CompileOptions};
 use cudarc::driver::{result, sys};
+use std::ffi::{c_void, CString};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 /// One GPU as the driver reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +110,195 @@ pub fn gpus() -> Result<Vec<GpuInfo>> {
         },
         Error::CudaUnavailable,
     )
+}
+
+/// The compile target of GPU `ordinal`: a CUBIN for its own architecture (`sm_90` on an H200)
+/// when this NVRTC supports it, else PTX that the driver compiles (see [`target_for`]).
+pub fn device_target(ordinal: usize) -> Result<CompileOptions> {
+    let gpus = gpus()?;
+    let g = gpus.get(ordinal).ok_or_else(|| {
+        Error::CudaUnavailable(format!(
+            "cuda:{ordinal} requested, but the driver sees {} GPU(s)",
+            gpus.len()
+        ))
+    })?;
+    let (major, minor) = g.compute_capability;
+    target_for(major, minor, &supported_archs()?)
+}
+
+/// What a module was loaded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedFrom {
+    /// The GPU's machine code, as NVRTC made it.
+    Cubin,
+    /// PTX, compiled by the driver at load time.
+    Ptx,
+}
+
+/// A module loaded into a context.
+#[derive(Debug)]
+pub struct LoadedModule {
+    pub module: sys::CUmodule,
+    pub from: LoadedFrom,
+    /// Where the compiled image came from (NVRTC, the disk cache, this process).
+    pub origin: Origin,
+    /// The architecture it was compiled for.
+    pub arch: String,
+    /// Why the CUBIN was not used, when the module was loaded from PTX.
+    pub cubin_problem: Option<String>,
+}
+
+fn load_image(image: &[u8]) -> std::result::Result<sys::CUmodule, result::DriverError> {
+    // SAFETY: `image` is a CUBIN (ELF) or NUL-terminated PTX that outlives the call; the
+    // caller of `load_module` keeps a context current.
+    unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
+}
+
+/// A hint for load errors that an NVRTC newer than the driver causes.
+fn hint(e: &result::DriverError) -> &'static str {
+    use sys::cudaError_enum::*;
+    match e.0 {
+        CUDA_ERROR_UNSUPPORTED_PTX_VERSION | CUDA_ERROR_INVALID_IMAGE | CUDA_ERROR_INVALID_PTX => {
+            " (is libnvrtc newer than the driver? use the CUDA toolkit's libnvrtc that matches \
+             the driver's version, via MAXL_NVRTC_LIB)"
+        }
+        _ => "",
+    }
+}
+
+/// Loads kernel module `m` for GPU `ordinal` into the current context: the CUBIN for the GPU's
+/// architecture (compiled once per process through [`global_cache`], which keeps compiled
+/// modules on disk across processes), else its PTX: when NVRTC does not know the GPU (PTX of
+/// an older architecture, compiled by the driver), or when the driver refuses the CUBIN.
+///
+/// # Safety
+/// A context of device `ordinal` must be current on the calling thread.
+pub unsafe fn load_module(ordinal: usize, m: &'static KernelModule) -> Result<LoadedModule> {
+    let cache = global_cache();
+    if !cache.has_options(ordinal) {
+        cache.set_options(ordinal, device_target(ordinal)?);
+    }
+    let (img, origin) = cache.image_of(ordinal, m)?;
+    let mut cubin_problem = None;
+    if let Some(cubin) = &img.cubin {
+        match no_panic(
+            || load_image(cubin).map_err(driver_err("cuModuleLoadData")),
+            Error::CudaUnavailable,
+        ) {
+            Ok(module) => {
+                return Ok(LoadedModule {
+                    module,
+                    from: LoadedFrom::Cubin,
+                    origin,
+                    arch: img.arch.clone(),
+                    cubin_problem: None,
+                })
+            }
+            Err(e) => cubin_problem = Some(e.to_string()),
+        }
+    }
+    let ptx = img.ptx_image();
+    let module = no_panic(
+        || {
+            load_image(&ptx).map_err(|e| Error::Driver {
+                call: "cuModuleLoadData",
+                message: format!(
+                    "module {} (PTX for {}){}: {e:?}{}",
+                    m.name,
+                    img.arch,
+                    hint(&e),
+                    cubin_problem
+                        .as_ref()
+                        .map(|c| format!("; its CUBIN failed too: {c}"))
+                        .unwrap_or_default()
+                ),
+            })
+        },
+        Error::CudaUnavailable,
+    )?;
+    Ok(LoadedModule {
+        module,
+        from: LoadedFrom::Ptx,
+        origin,
+        arch: img.arch.clone(),
+        cubin_problem,
+    })
+}
+
+/// The primary context of one GPU, retained and made current on the calling thread for the life
+/// of the value (for checks such as `maxl-cli doctor`; the engine keeps its own).
+pub struct PrimaryContext {
+    dev: sys::CUdevice,
+    pub ordinal: usize,
+}
+
+impl PrimaryContext {
+    pub fn open(ordinal: usize) -> Result<PrimaryContext> {
+        cuda_available()?;
+        no_panic(
+            || {
+                let dev = result::device::get(ordinal as i32).map_err(driver_err("cuDeviceGet"))?;
+                // SAFETY: `dev` came from cuDeviceGet; released on drop.
+                let ctx = unsafe { result::primary_ctx::retain(dev) }
+                    .map_err(driver_err("cuDevicePrimaryCtxRetain"))?;
+                // SAFETY: a retained context.
+                if let Err(e) = unsafe { result::ctx::set_current(ctx) } {
+                    // SAFETY: retained above.
+                    let _ = unsafe { result::primary_ctx::release(dev) };
+                    return Err(driver_err("cuCtxSetCurrent")(e));
+                }
+                Ok(PrimaryContext { dev, ordinal })
+            },
+            Error::CudaUnavailable,
+        )
+    }
+}
+
+impl Drop for PrimaryContext {
+    fn drop(&mut self) {
+        // SAFETY: retained in `open`.
+        let _ = unsafe { result::primary_ctx::release(self.dev) };
+    }
+}
+
+/// The outcome of loading one module and looking up each of its kernels.
+#[derive(Debug)]
+pub struct ModuleCheck {
+    pub from: LoadedFrom,
+    pub origin: Origin,
+    pub arch: String,
+    pub cubin_problem: Option<String>,
+    /// Milliseconds to compile (or read) and load the module.
+    pub ms: f64,
+    /// Kernels that `cuModuleGetFunction` did not find, with its error.
+    pub missing: Vec<(String, String)>,
+}
+
+/// Loads module `m` in `ctx` (as [`load_module`]), looks up every kernel it lists, and unloads
+/// it again.
+pub fn check_module_loads(ctx: &PrimaryContext, m: &'static KernelModule) -> Result<ModuleCheck> {
+    let t = Instant::now();
+    // SAFETY: `ctx` is current on this thread (PrimaryContext::open made it so).
+    let loaded = unsafe { load_module(ctx.ordinal, m) }?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let mut missing = Vec::new();
+    for k in m.kernels {
+        let name = CString::new(*k).map_err(|_| Error::UnknownModule((*k).to_string()))?;
+        // SAFETY: a loaded module.
+        if let Err(e) = unsafe { result::module::get_function(loaded.module, name) } {
+            missing.push((k.to_string(), format!("{e:?}")));
+        }
+    }
+    // SAFETY: loaded above, not used afterwards.
+    let _ = unsafe { result::module::unload(loaded.module) };
+    Ok(ModuleCheck {
+        from: loaded.from,
+        origin: loaded.origin,
+        arch: loaded.arch,
+        cubin_problem: loaded.cubin_problem,
+        ms,
+        missing,
+    })
 }
 
 #[cfg(test)]

@@ -191,7 +191,8 @@ impl Emulator {
     /// limits (x < 2^31, y and z <= 65535).
     ///
     /// Errors: an unknown kernel, a `params` length other than the kernel's argument count, a
-    /// launch shape out of those limits, threads deadlocked at different barriers, a `__trap`.
+    /// launch shape out of those limits (`Error::Launch`, from
+    /// [`crate::launch_limits::check_launch`]), threads deadlocked at different barriers, a `__trap`.
     ///
     /// # Safety
     /// `params` must match the kernel's signature (each pointer valid for reads of that
@@ -209,6 +210,7 @@ impl Emulator {
             .kernels
             .get(name)
             .ok_or_else(|| emu_err(format!("unknown kernel {name:?}")))?;
+        crate::launch_limits::check_launch(name, grid, block, shared_mem_bytes)?;
         if params.len() != sizes.len() {
             return Err(emu_err(format!(
                 "{name} takes {} arguments, {} given",

@@ -18,6 +18,9 @@ pub enum Error {
     /// A CUDA driver call failed.
     #[error("CUDA driver error in {call}: {message}")]
     Driver { call: &'static str, message: String },
+    /// A launch shape out of CUDA's limits (gridDim.y/z at most 65535, ...).
+    #[error("kernel {kernel}: launch shape out of CUDA's limits: {detail}")]
+    Launch { kernel: String, detail: String },
     /// The CPU kernel emulator (`emulator`) cannot be built or loaded, or rejected a launch.
     #[error("kernel emulator: {0}")]
     Emulator(String),

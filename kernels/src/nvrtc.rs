@@ -1,10 +1,13 @@
-//! NVRTC: checking that libnvrtc loads, and compiling a module to PTX. cudarc panics when it
-//! cannot load a library, so every entry point checks `is_culib_present()` first and returns
-//! `Error::NvrtcUnavailable` instead.
+//! NVRTC: checking that libnvrtc loads, and compiling a module to PTX, or, for a real
+//! architecture (`sm_90`), to a CUBIN (the device's own machine code, which any driver that
+//! knows the GPU loads without a JIT step) together with its PTX (the fallback). cudarc panics
+//! when it cannot load a library, so every entry point checks `is_culib_present()` first and
+//! returns `Error::NvrtcUnavailable` instead.
 
 use crate::error::{no_panic, Error, Result};
 use crate::modules::KernelModule;
-use cudarc::nvrtc::{self, CompileError};
+use cudarc::nvrtc::{self, result as nv, sys as nvsys};
+use std::ffi::{c_char, CStr, CString};
 use std::sync::OnceLock;
 
 /// The default target: Hopper (H100/H200). PTX for `compute_90` runs on sm_90 and later.
@@ -13,7 +16,8 @@ pub const DEFAULT_ARCH: &str = "compute_90";
 /// NVRTC options of a compilation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CompileOptions {
-    /// `--gpu-architecture=` value, a virtual architecture (`compute_90`) for PTX output.
+    /// `--gpu-architecture=` value: a virtual architecture (`compute_90`) gives PTX only, a
+    /// real one (`sm_90`) a CUBIN for that GPU and its PTX.
     pub arch: String,
     /// `--use_fast_math` (approximate exp/log/div, flush-to-zero): off by default, since CUDA
     /// results are checked against the CPU backend.
@@ -39,6 +43,19 @@ impl CompileOptions {
             arch: format!("compute_{major}{minor}"),
             ..Self::default()
         }
+    }
+
+    /// Options for a CUBIN of a device of compute capability `major.minor` (`sm_<major><minor>`).
+    pub fn cubin_for(major: u32, minor: u32) -> Self {
+        CompileOptions {
+            arch: format!("sm_{major}{minor}"),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the target is a real architecture (`sm_XY`: NVRTC makes a CUBIN too).
+    pub fn makes_cubin(&self) -> bool {
+        self.arch.starts_with("sm_")
     }
 
     /// The command-line options NVRTC receives.
@@ -183,49 +200,191 @@ pub(crate) fn lib_candidates(lib: &str) -> String {
     shown.join(", ")
 }
 
+/// What NVRTC made of one program: its PTX, and with a real target architecture (`sm_XY`) the
+/// CUBIN for that architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleImage {
+    /// The `--gpu-architecture` it was compiled for.
+    pub arch: String,
+    pub ptx: String,
+    /// An ELF image of the GPU's machine code (`None` for a virtual architecture).
+    pub cubin: Option<Vec<u8>>,
+}
+
+impl ModuleImage {
+    /// The PTX as `cuModuleLoadData` takes it (NUL-terminated).
+    pub fn ptx_image(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.ptx.len() + 1);
+        v.extend_from_slice(self.ptx.as_bytes());
+        v.push(0);
+        v
+    }
+}
+
+/// An NVRTC program, destroyed on drop (keeps the source and name alive as NVRTC requires).
+struct Program {
+    prog: nvsys::nvrtcProgram,
+    _src: CString,
+    _name: CString,
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        // SAFETY: `prog` came from nvrtcCreateProgram and is destroyed once, here.
+        let _ = unsafe { nv::destroy_program(self.prog) };
+    }
+}
+
+fn nul_terminated_string(bytes: &[c_char]) -> String {
+    // SAFETY: c_char and u8 have the same size and alignment.
+    let b: &[u8] = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast(), bytes.len()) };
+    CStr::from_bytes_until_nul(b)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| String::from_utf8_lossy(b).into_owned())
+}
+
+/// Compiles CUDA C++ `source` (a program named `name`, as diagnostics call it): PTX, plus a
+/// CUBIN when `opts.arch` is a real architecture (`sm_90`). No GPU is needed for either.
+pub fn compile_image(name: &str, source: &str, opts: &CompileOptions) -> Result<ModuleImage> {
+    nvrtc_available()?;
+    let compile_err = |log: String| Error::Compile {
+        module: name.to_string(),
+        log,
+    };
+    let args = opts.to_args();
+    if source.contains('\0') || name.contains('\0') || args.iter().any(|a| a.contains('\0')) {
+        return Err(compile_err(
+            "source, name or options contain a NUL byte".to_string(),
+        ));
+    }
+    no_panic(
+        || {
+            let src = CString::new(source).map_err(|e| compile_err(e.to_string()))?;
+            let cname = CString::new(name).map_err(|e| compile_err(e.to_string()))?;
+            let prog = nv::create_program(&src, Some(&cname))
+                .map_err(|e| compile_err(format!("nvrtcCreateProgram: {e:?}")))?;
+            let prog = Program {
+                prog,
+                _src: src,
+                _name: cname,
+            };
+            // SAFETY: a live program; options without NUL bytes (checked above).
+            if let Err(e) = unsafe { nv::compile_program(prog.prog, &args) } {
+                // SAFETY: as above.
+                let log = unsafe { nv::get_program_log(prog.prog) }
+                    .map(|l| nul_terminated_string(&l).trim().to_string())
+                    .unwrap_or_default();
+                return Err(compile_err(if log.is_empty() {
+                    format!("{e:?}")
+                } else {
+                    log
+                }));
+            }
+            // SAFETY: as above, compiled.
+            let ptx = unsafe { nv::get_ptx(prog.prog) }
+                .map_err(|e| compile_err(format!("nvrtcGetPTX: {e:?}")))?;
+            let ptx = nul_terminated_string(&ptx);
+            let cubin = if opts.makes_cubin() {
+                Some(get_cubin(&prog).map_err(compile_err)?)
+            } else {
+                None
+            };
+            Ok(ModuleImage {
+                arch: opts.arch.clone(),
+                ptx,
+                cubin,
+            })
+        },
+        |msg| compile_err(format!("NVRTC panicked: {msg}")),
+    )
+}
+
+/// The CUBIN of a program compiled for a real architecture.
+fn get_cubin(prog: &Program) -> std::result::Result<Vec<u8>, String> {
+    let mut size = 0usize;
+    // SAFETY: a compiled program and a valid out-pointer.
+    let r = unsafe { nvsys::nvrtcGetCUBINSize(prog.prog, &mut size) };
+    if r != nvsys::nvrtcResult::NVRTC_SUCCESS {
+        return Err(format!("nvrtcGetCUBINSize: {r:?}"));
+    }
+    if size == 0 {
+        return Err("NVRTC made no CUBIN (is the architecture a real one, sm_XY?)".into());
+    }
+    let mut buf = vec![0u8; size];
+    // SAFETY: `buf` holds `size` bytes, as NVRTC asked for.
+    let r = unsafe { nvsys::nvrtcGetCUBIN(prog.prog, buf.as_mut_ptr().cast()) };
+    if r != nvsys::nvrtcResult::NVRTC_SUCCESS {
+        return Err(format!("nvrtcGetCUBIN: {r:?}"));
+    }
+    Ok(buf)
+}
+
 /// Compiles CUDA C++ `source` (a program named `name`, as diagnostics call it) to PTX.
 pub fn compile_source(name: &str, source: &str, opts: &CompileOptions) -> Result<String> {
-    nvrtc_available()?;
-    if source.contains('\0') || name.contains('\0') {
-        return Err(Error::Compile {
-            module: name.to_string(),
-            log: "source contains a NUL byte".to_string(),
-        });
-    }
-    let copts = nvrtc::CompileOptions {
-        options: opts.to_args(),
-        name: Some(name.to_string()),
-        ..Default::default()
-    };
-    no_panic(
-        || match nvrtc::compile_ptx_with_opts(source, copts) {
-            Ok(ptx) => Ok(ptx.to_src()),
-            Err(CompileError::CompileError { nvrtc, log, .. }) => {
-                let log = log.to_string_lossy().trim().to_string();
-                Err(Error::Compile {
-                    module: name.to_string(),
-                    log: if log.is_empty() {
-                        format!("{nvrtc:?}")
-                    } else {
-                        log
-                    },
-                })
-            }
-            Err(e) => Err(Error::Compile {
-                module: name.to_string(),
-                log: format!("{e:?}"),
-            }),
-        },
-        |msg| Error::Compile {
-            module: name.to_string(),
-            log: format!("NVRTC panicked: {msg}"),
-        },
-    )
+    compile_image(name, source, opts).map(|i| i.ptx)
 }
 
 /// Compiles one kernel module (its headers and source) to PTX.
 pub fn compile_module(module: &KernelModule, opts: &CompileOptions) -> Result<String> {
     compile_source(module.file, &module.program(), opts)
+}
+
+/// Compiles one kernel module to PTX, and to a CUBIN for a real architecture.
+pub fn compile_module_image(module: &KernelModule, opts: &CompileOptions) -> Result<ModuleImage> {
+    compile_image(module.file, &module.program(), opts)
+}
+
+/// The real architectures this NVRTC compiles for, as numbers (`[75, 80, ..., 90, ...]`).
+pub fn supported_archs() -> Result<Vec<u32>> {
+    nvrtc_available()?;
+    no_panic(
+        || {
+            let mut n = 0;
+            // SAFETY: a valid out-pointer.
+            let r = unsafe { nvsys::nvrtcGetNumSupportedArchs(&mut n) };
+            if r != nvsys::nvrtcResult::NVRTC_SUCCESS || n < 0 {
+                return Err(Error::NvrtcUnavailable(format!(
+                    "nvrtcGetNumSupportedArchs failed: {r:?}"
+                )));
+            }
+            let mut v = vec![0i32; n as usize];
+            // SAFETY: `v` holds the `n` entries NVRTC writes.
+            let r = unsafe { nvsys::nvrtcGetSupportedArchs(v.as_mut_ptr()) };
+            if r != nvsys::nvrtcResult::NVRTC_SUCCESS {
+                return Err(Error::NvrtcUnavailable(format!(
+                    "nvrtcGetSupportedArchs failed: {r:?}"
+                )));
+            }
+            Ok(v.into_iter().filter(|&a| a > 0).map(|a| a as u32).collect())
+        },
+        Error::NvrtcUnavailable,
+    )
+}
+
+/// The compile target for a GPU of compute capability `major.minor`, given the architectures
+/// NVRTC supports: a CUBIN for `sm_<major><minor>` when NVRTC knows it; else PTX for the newest
+/// supported architecture below it (the driver compiles that PTX for the GPU); an error when
+/// the GPU is older than every architecture NVRTC supports.
+pub fn target_for(major: u32, minor: u32, supported: &[u32]) -> Result<CompileOptions> {
+    let cc = major * 10 + minor;
+    if supported.contains(&cc) {
+        return Ok(CompileOptions::cubin_for(major, minor));
+    }
+    match supported.iter().copied().filter(|&a| a < cc).max() {
+        Some(a) => Ok(CompileOptions {
+            arch: format!("compute_{a}"),
+            ..CompileOptions::default()
+        }),
+        None => Err(Error::Compile {
+            module: "(all)".to_string(),
+            log: format!(
+                "this NVRTC supports sm_{}..sm_{}, the GPU is sm_{cc}: use an older CUDA \
+                 toolkit's libnvrtc ({NVRTC_LIB_ENV})",
+                supported.iter().min().unwrap_or(&0),
+                supported.iter().max().unwrap_or(&0)
+            ),
+        }),
+    }
 }
 
 /// The names of the kernels (`.entry`) that a PTX text defines.
@@ -262,6 +421,20 @@ mod tests {
                 "--use_fast_math"
             ]
         );
+    }
+
+    #[test]
+    fn cubin_targets() {
+        let o = CompileOptions::cubin_for(9, 0);
+        assert_eq!(o.arch, "sm_90");
+        assert!(o.makes_cubin() && !CompileOptions::default().makes_cubin());
+        let sup = [75, 80, 86, 89, 90, 100, 120];
+        assert_eq!(target_for(9, 0, &sup).unwrap().arch, "sm_90");
+        // A GPU newer than this NVRTC knows: PTX of the newest architecture below it.
+        assert_eq!(target_for(13, 0, &sup).unwrap().arch, "compute_120");
+        assert_eq!(target_for(8, 7, &sup).unwrap().arch, "compute_86");
+        let e = target_for(7, 0, &sup).unwrap_err().to_string();
+        assert!(e.contains("sm_75..sm_120") && e.contains("sm_70"), "{e}");
     }
 
     #[test]

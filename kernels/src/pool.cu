@@ -3,8 +3,11 @@
 //   wins (a later NaN replaces an earlier one), the first maximum wins ties. A window that sees
 //   no input (impossible with padding <= kernel / 2) yields -inf at its first in-plane index
 //   (PyTorch's choice; the CPU backend points such windows at 0).
-// - max_pool2d_bwd: dx from dy and those indices, gathered per input element (each dx written
-//   once, in a fixed order: deterministic, no atomics).
+// - max_pool2d_bwd: dx from dy and those indices, gathered per input element: one thread per
+//   input element reads the argmax indices of the (at most ceil(kh / sh) ceil(kw / sw)) windows
+//   that cover it and sums the dy of those that chose it (each dx written once, in a fixed
+//   order: deterministic, no atomics). The indices must come from max_pool2d_fwd with the same
+//   geometry (an index outside its window is not seen).
 // - plane_gather / plane_scatter_add: the gather at indices (the forward at fixed indices) and
 //   its adjoint, for indices of any origin.
 // - avg_pool2d_fwd / avg_pool2d_bwd: fixed windows with zero padding counted in the divisor
@@ -13,7 +16,8 @@
 //
 // Launch: block (256), grid (min(ceil(work / 256), 262140)), grid-stride; work = outputs for
 // the forward kernels and plane_gather, inputs for the backward kernels, planes for
-// plane_scatter_add.
+// plane_scatter_add. Planes (h w and ho wo) hold fewer than 2^31 elements; the loops walk them
+// with 32-bit in-plane indices (PlaneWalk: no 64-bit division per element).
 
 struct PoolGeom {
     int h, w;   // input plane
@@ -48,24 +52,27 @@ __device__ __forceinline__ void covering(int j, int k, int s, int p, int o, int&
 template <typename T>
 __device__ __forceinline__ void max_fwd_impl(i64 planes, PoolGeom g, const T* __restrict__ x,
                                              T* __restrict__ y, i64* __restrict__ idx) {
-    const i64 plane = (i64)g.ho * g.wo, total = planes * plane, step = maxl_grid_stride();
-    for (i64 o = maxl_global_id(); o < total; o += step) {
-        const i64 pi = o / plane;
-        const int q = (int)(o - pi * plane), oy = q / g.wo, ox = q - oy * g.wo;
+    const int hw = g.h * g.w;
+    for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), (i64)g.ho * g.wo); it.p < planes;
+         it.next()) {
+        const int q = (int)it.q, oy = q / g.wo, ox = q - oy * g.wo;
         int y0, y1, x0, x1;
         fixed_window(oy, g.kh, g.sh, g.ph, g.h, y0, y1);
         fixed_window(ox, g.kw, g.sw, g.pw, g.w, x0, x1);
-        const T* src = x + pi * g.h * g.w;
+        const T* src = x + it.p * hw;
         T best = -m_inf<T>();
-        i64 at = (i64)y0 * g.w + x0;
-        for (int iy = y0; iy < y1; ++iy)
+        int at = y0 * g.w + x0;
+        for (int iy = y0; iy < y1; ++iy) {
+            const int row = iy * g.w;
             for (int ix = x0; ix < x1; ++ix) {
-                const T v = src[iy * g.w + ix];
+                const T v = src[row + ix];
                 if (v > best || v != v) {
                     best = v;
-                    at = (i64)iy * g.w + ix;
+                    at = row + ix;
                 }
             }
+        }
+        const i64 o = it.flat();
         y[o] = best;
         idx[o] = at;
     }
@@ -74,23 +81,23 @@ __device__ __forceinline__ void max_fwd_impl(i64 planes, PoolGeom g, const T* __
 template <typename T>
 __device__ __forceinline__ void max_bwd_impl(i64 planes, PoolGeom g, const T* __restrict__ dy,
                                              const i64* __restrict__ idx, T* __restrict__ dx) {
-    const i64 hw = (i64)g.h * g.w, plane = (i64)g.ho * g.wo, total = planes * hw;
-    const i64 step = maxl_grid_stride();
-    for (i64 i = maxl_global_id(); i < total; i += step) {
-        const i64 pi = i / hw, j = i - pi * hw;
-        const int iy = (int)(j / g.w), ix = (int)(j - (i64)iy * g.w);
+    const int plane = g.ho * g.wo;
+    for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), (i64)g.h * g.w); it.p < planes;
+         it.next()) {
+        const int j = (int)it.q, iy = j / g.w, ix = j - iy * g.w;
         int oy0, oy1, ox0, ox1;
         covering(iy, g.kh, g.sh, g.ph, g.ho, oy0, oy1);
         covering(ix, g.kw, g.sw, g.pw, g.wo, ox0, ox1);
-        const T* gp = dy + pi * plane;
-        const i64* ip = idx + pi * plane;
+        const i64 base = it.p * plane;
+        const T* gp = dy + base;
+        const i64* ip = idx + base;
         T s = T(0);
-        for (int oy = oy0; oy <= oy1; ++oy)
-            for (int ox = ox0; ox <= ox1; ++ox) {
-                const int q = oy * g.wo + ox;
-                if (ip[q] == j) s += gp[q];
-            }
-        dx[i] = s;
+        for (int oy = oy0; oy <= oy1; ++oy) {
+            const int row = oy * g.wo;
+            for (int ox = ox0; ox <= ox1; ++ox)
+                if (ip[row + ox] == j) s += gp[row + ox];
+        }
+        dx[it.flat()] = s;
     }
 }
 
@@ -98,10 +105,9 @@ __device__ __forceinline__ void max_bwd_impl(i64 planes, PoolGeom g, const T* __
 template <typename T>
 __device__ __forceinline__ void gather_impl(i64 planes, i64 hw, i64 plane, const T* __restrict__ x,
                                             const i64* __restrict__ idx, T* __restrict__ out) {
-    const i64 total = planes * plane, step = maxl_grid_stride();
-    for (i64 o = maxl_global_id(); o < total; o += step) {
-        const i64 pi = o / plane;
-        out[o] = x[pi * hw + idx[o]];
+    for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), plane); it.p < planes; it.next()) {
+        const i64 o = it.flat();
+        out[o] = x[it.p * hw + idx[o]];
     }
 }
 
@@ -121,10 +127,10 @@ template <typename T>
 __device__ __forceinline__ void avg_fwd_impl(i64 planes, PoolGeom g, const T* __restrict__ x,
                                              T* __restrict__ y) {
     typedef typename Acc<T>::type A;
-    const i64 plane = (i64)g.ho * g.wo, total = planes * plane, step = maxl_grid_stride();
-    for (i64 o = maxl_global_id(); o < total; o += step) {
-        const i64 pi = o / plane;
-        const int q = (int)(o - pi * plane), oy = q / g.wo, ox = q - oy * g.wo;
+    const int hw = g.h * g.w;
+    for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), (i64)g.ho * g.wo); it.p < planes;
+         it.next()) {
+        const int q = (int)it.q, oy = q / g.wo, ox = q - oy * g.wo;
         int y0, y1, x0, x1;
         i64 div;
         if (g.adaptive) {
@@ -137,11 +143,11 @@ __device__ __forceinline__ void avg_fwd_impl(i64 planes, PoolGeom g, const T* __
             div = (i64)g.kh * g.kw;
         }
         if (div < 1) div = 1;
-        const T* src = x + pi * g.h * g.w;
+        const T* src = x + it.p * hw;
         A s = A(0);
         for (int iy = y0; iy < y1; ++iy)
             for (int ix = x0; ix < x1; ++ix) s += (A)src[iy * g.w + ix];
-        y[o] = (T)(s / (A)div);
+        y[it.flat()] = (T)(s / (A)div);
     }
 }
 
@@ -149,12 +155,11 @@ template <typename T>
 __device__ __forceinline__ void avg_bwd_impl(i64 planes, PoolGeom g, const T* __restrict__ dy,
                                              T* __restrict__ dx) {
     typedef typename Acc<T>::type A;
-    const i64 hw = (i64)g.h * g.w, plane = (i64)g.ho * g.wo, total = planes * hw;
-    const i64 step = maxl_grid_stride();
-    for (i64 i = maxl_global_id(); i < total; i += step) {
-        const i64 pi = i / hw, j = i - pi * hw;
-        const int iy = (int)(j / g.w), ix = (int)(j - (i64)iy * g.w);
-        const T* gp = dy + pi * plane;
+    const int plane = g.ho * g.wo;
+    for (PlaneWalk it(maxl_global_id(), maxl_grid_stride(), (i64)g.h * g.w); it.p < planes;
+         it.next()) {
+        const int j = (int)it.q, iy = j / g.w, ix = j - iy * g.w;
+        const T* gp = dy + it.p * plane;
         A s = A(0);
         if (g.adaptive) {
             int oy0 = (int)(((i64)iy * g.ho) / g.h) - 1, oy1 = (int)(((i64)(iy + 1) * g.ho) / g.h) + 1;
@@ -182,7 +187,7 @@ __device__ __forceinline__ void avg_bwd_impl(i64 planes, PoolGeom g, const T* __
                 for (int ox = ox0; ox <= ox1; ++ox) s += (A)gp[oy * g.wo + ox];
             s /= (A)((i64)g.kh * g.kw);
         }
-        dx[i] = (T)s;
+        dx[it.flat()] = (T)s;
     }
 }
 

@@ -318,18 +318,25 @@ fn errors_are_values() {
         matches!(&e, Err(Error::Emulator(m)) if m.contains("3 arguments")),
         "{e:?}"
     );
-    // Bad shapes: 2048 threads, an empty grid.
+    // Bad shapes: 2048 threads, an empty grid, grid y and z past CUDA's 65535.
     let mut y = [0.0f32; 4];
     let (mut py, mut v) = (dptr(&mut y), 2.5f32);
     let mut len = 4i64;
     let params = [p(&mut len), p(&mut py), p(&mut v)];
-    for (grid, block) in [([1, 1, 1], [1024, 2, 1]), ([0, 1, 1], [32, 1, 1])] {
+    for (grid, block, why) in [
+        ([1, 1, 1], [1024, 2, 1], "2048 threads per block"),
+        ([0, 1, 1], [32, 1, 1], "a dimension is 0"),
+        ([1, 65_536, 1], [32, 1, 1], "gridDim.y = 65536 > 65535"),
+        ([1, 1, 70_000], [32, 1, 1], "gridDim.z = 70000 > 65535"),
+    ] {
         // SAFETY: fill_f32 over 4 elements of y (rejected before it runs).
         let e = unsafe { emu.launch("fill_f32", grid, block, 0, &params) };
         assert!(
-            matches!(&e, Err(Error::Emulator(m)) if m.contains("launch shape")),
+            matches!(&e, Err(Error::Launch { kernel, detail }) if kernel == "fill_f32" && detail.contains(why)),
             "{e:?}"
         );
+        let msg = e.unwrap_err().to_string();
+        assert!(msg.contains("launch shape out of CUDA's limits"), "{msg}");
     }
     assert_eq!(y, [0.0; 4]);
     // A 2-D block with a partial warp is fine: 3 x 5 threads cover 4 elements.
@@ -373,4 +380,206 @@ fn launches_from_several_threads_are_serialised() {
             });
         }
     });
+}
+
+/// Max pooling of `planes` planes by the CPU formula: values, in-plane argmax (first maximum
+/// wins), and the input gradient of `dy` (summed over the windows whose argmax is each input).
+fn max_pool_ref(
+    x: &[f32],
+    planes: usize,
+    g: &maxl_kernels::PoolGeom,
+    dy: &[f32],
+) -> (Vec<f32>, Vec<i64>, Vec<f64>) {
+    let (h, w, ho, wo) = (g.h as i64, g.w as i64, g.ho as i64, g.wo as i64);
+    let (hw, plane) = ((h * w) as usize, (ho * wo) as usize);
+    let (mut y, mut idx, mut dx) = (
+        vec![0.0f32; planes * plane],
+        vec![0i64; planes * plane],
+        vec![0.0f64; planes * hw],
+    );
+    for p in 0..planes {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let (mut best, mut at) = (f32::NEG_INFINITY, -1i64);
+                for iy in
+                    oy * g.sh as i64 - g.ph as i64..oy * g.sh as i64 - g.ph as i64 + g.kh as i64
+                {
+                    for ix in
+                        ox * g.sw as i64 - g.pw as i64..ox * g.sw as i64 - g.pw as i64 + g.kw as i64
+                    {
+                        if iy < 0 || iy >= h || ix < 0 || ix >= w {
+                            continue;
+                        }
+                        let v = x[p * hw + (iy * w + ix) as usize];
+                        if at < 0 || v > best {
+                            best = v;
+                            at = iy * w + ix;
+                        }
+                    }
+                }
+                let o = p * plane + (oy * wo + ox) as usize;
+                y[o] = best;
+                idx[o] = at;
+                dx[p * hw + at as usize] += f64::from(dy[o]);
+            }
+        }
+    }
+    (y, idx, dx)
+}
+
+#[test]
+fn max_pool2d_bwd_gathers_the_gradient_of_each_input() {
+    let Some(emu) = emulator() else { return };
+    // VGG's 2x2 stride 2 on an odd-sized plane, and overlapping 3x3 stride 2 windows.
+    for (h, w, k, s, pad) in [(9usize, 7usize, 2usize, 2usize, 0usize), (8, 9, 3, 2, 1)] {
+        let planes = 6usize;
+        let ho = (h + 2 * pad - k) / s + 1;
+        let wo = (w + 2 * pad - k) / s + 1;
+        let mut g = maxl_kernels::PoolGeom {
+            h: h as i32,
+            w: w as i32,
+            ho: ho as i32,
+            wo: wo as i32,
+            kh: k as i32,
+            kw: k as i32,
+            sh: s as i32,
+            sw: s as i32,
+            ph: pad as i32,
+            pw: pad as i32,
+            adaptive: 0,
+        };
+        let mut rng = Rng(11 + h as u64);
+        let mut x: Vec<f32> = rng.vec(planes * h * w).iter().map(|&v| v as f32).collect();
+        let mut dy: Vec<f32> = rng
+            .vec(planes * ho * wo)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let (want_y, want_idx, want_dx) = max_pool_ref(&x, planes, &g, &dy);
+        let mut y = vec![f32::NAN; planes * ho * wo];
+        let mut idx = vec![-1i64; planes * ho * wo];
+        let mut dx = vec![f32::NAN; planes * h * w];
+        let mut np = planes as i64;
+        let (mut px, mut py, mut pi) = (dptr(&mut x), dptr(&mut y), dptr(&mut idx));
+        let params = [p(&mut np), p(&mut g), p(&mut px), p(&mut py), p(&mut pi)];
+        // The engine's launch shape: grid-stride, block 256 (one block here: the stride is
+        // smaller than the work, so each thread walks several planes).
+        // SAFETY: max_pool2d_fwd_f32(i64 planes, PoolGeom g, const float* x, float* y, i64* idx)
+        // over buffers of these sizes.
+        unsafe { emu.launch("max_pool2d_fwd_f32", [1, 1, 1], [64, 1, 1], 0, &params) }
+            .expect("forward");
+        assert_eq!(y, want_y, "{h}x{w} k{k} s{s}: values");
+        assert_eq!(idx, want_idx, "{h}x{w} k{k} s{s}: indices");
+        let (mut pdy, mut pdx) = (dptr(&mut dy), dptr(&mut dx));
+        let params = [p(&mut np), p(&mut g), p(&mut pdy), p(&mut pi), p(&mut pdx)];
+        let grid = [(planes * h * w).div_ceil(256) as u32, 1, 1];
+        // SAFETY: max_pool2d_bwd_f32(i64 planes, PoolGeom g, const float* dy, const i64* idx,
+        // float* dx) over buffers of these sizes.
+        unsafe { emu.launch("max_pool2d_bwd_f32", grid, [256, 1, 1], 0, &params) }
+            .expect("backward");
+        for (i, (&got, &want)) in dx.iter().zip(&want_dx).enumerate() {
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-6,
+                "{h}x{w} k{k} s{s}: dx[{i}] {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn conv_forward_split_over_k_matches_the_direct_sum() {
+    let Some(emu) = emulator() else { return };
+    // VGG's last stage shape, scaled down: 3x3 pad 1 on 2x2 images, 2 images, 80 -> 70
+    // channels (K = 720: 3 splits of 240).
+    let (n, c, hh, ww, k) = (2usize, 80usize, 2usize, 2usize, 70usize);
+    let mut g = maxl_kernels::ConvGeom::new([n, c, hh, ww], [k, c, 3, 3], [1, 1], [1, 1], [1, 1])
+        .expect("geometry");
+    let mut rng = Rng(21);
+    let (mut x, mut w, mut bias) = (rng.vec(n * c * hh * ww), rng.vec(k * c * 9), rng.vec(k));
+    let ny = n * k * hh * ww;
+    let mut want = vec![0.0f64; ny];
+    for b in 0..n {
+        for o in 0..k {
+            for oy in 0..hh as i64 {
+                for ox in 0..ww as i64 {
+                    let mut s = bias[o];
+                    for ch in 0..c {
+                        for r in 0..3i64 {
+                            for q in 0..3i64 {
+                                let (iy, ix) = (oy + r - 1, ox + q - 1);
+                                if iy < 0 || ix < 0 || iy >= hh as i64 || ix >= ww as i64 {
+                                    continue;
+                                }
+                                s += x[((b * c + ch) * hh + iy as usize) * ww + ix as usize]
+                                    * w[((o * c + ch) * 3 + r as usize) * 3 + q as usize];
+                            }
+                        }
+                    }
+                    want[((b * k + o) * hh + oy as usize) * ww + ox as usize] = s;
+                }
+            }
+        }
+    }
+    let splits = 3usize;
+    let mut ws = vec![f64::NAN; splits * ny];
+    let mut y = vec![f64::NAN; ny];
+    let (mut px, mut pw, mut pb) = (dptr(&mut x), dptr(&mut w), dptr(&mut bias));
+    let (mut py, mut pws) = (dptr(&mut y), dptr(&mut ws));
+    let mut k_chunk = 240i32;
+    let params = [
+        p(&mut g),
+        p(&mut px),
+        p(&mut pw),
+        p(&mut pb),
+        p(&mut py),
+        p(&mut pws),
+        p(&mut k_chunk),
+    ];
+    let grid = [
+        (n * hh * ww).div_ceil(64) as u32,
+        k.div_ceil(64) as u32,
+        splits as u32,
+    ];
+    // SAFETY: conv2d_fwd_splitk_f64(ConvGeom, const double* x, const double* w, const double*
+    // bias, double* y, double* ws, int k_chunk) with ws of splits * |y| elements.
+    unsafe { emu.launch("conv2d_fwd_splitk_f64", grid, [256, 1, 1], 0, &params) }.expect("split");
+    assert!(
+        y.iter().all(|v| v.is_nan()),
+        "with splits, y is left to the reduction"
+    );
+    let (mut mn, mut sp, mut one, mut zero) = (ny as i64, splits as i32, 1.0f64, 0.0f64);
+    let params = [
+        p(&mut mn),
+        p(&mut sp),
+        p(&mut pws),
+        p(&mut py),
+        p(&mut one),
+        p(&mut zero),
+    ];
+    // SAFETY: splitk_reduce_f64(i64 mn, int splits, const double* ws, double* out, double
+    // alpha, double beta).
+    unsafe { emu.launch("splitk_reduce_f64", [1, 1, 1], [256, 1, 1], 0, &params) }.expect("reduce");
+    for (i, (g, w)) in y.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+            "y[{i}] {g} vs {w}"
+        );
+    }
+    // Splits that do not cover K (3 x 200 < 720) would drop terms: the kernel traps.
+    let mut short_chunk = 200i32;
+    let params = [
+        p(&mut g),
+        p(&mut px),
+        p(&mut pw),
+        p(&mut pb),
+        p(&mut py),
+        p(&mut pws),
+        p(&mut short_chunk),
+    ];
+    // SAFETY: as the split launch above (it stops before any memory access).
+    let e = unsafe { emu.launch("conv2d_fwd_splitk_f64", grid, [256, 1, 1], 0, &params) };
+    assert!(
+        matches!(&e, Err(Error::Emulator(m)) if m.contains("__trap")),
+        "{e:?}"
+    );
 }

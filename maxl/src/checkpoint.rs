@@ -1,12 +1,14 @@
-//! Checkpoints of a training run in safetensors: both networks' parameters and buffers, both
-//! optimisers' momentum buffers, the number of finished epochs and free text metadata (settings,
-//! metric history); for the K-Means baseline also its autoencoder, that optimiser's momentum and
-//! the last clustering. Saved to a temp file and renamed, so a crash never leaves half a
-//! checkpoint.
+//! Checkpoints of a training run in safetensors: one named record per component of the run
+//! (see [`crate::train::record`]: the network, its optimiser, the auxiliary-label strategy, the
+//! run's position) and free text metadata (settings, metric history). A record's tensor
+//! `key` of component `c` is the tensor `c/key`, its text value `key` the metadata entry
+//! `c/key`; the checkpoint knows no component's insides, as burn-train's checkpointer saves
+//! each record independently. Saved to a temp file and renamed, so a crash never leaves half a
+//! checkpoint. Files of the first edition (format 1, one tensor group per trainer field) are
+//! refused with a message that says so. A state with a NaN or an infinity is neither written
+//! nor read (the tensor is named): a diverged run must not look like a trained one.
 
-use crate::models::NetState;
-use crate::nn::Params;
-use crate::train::Trainer;
+use crate::train::{Record, Trainer};
 use crate::{Error, Result};
 use maxl_engine::{DType, Tensor};
 use safetensors::{Dtype, SafeTensors, View};
@@ -16,66 +18,23 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The value of the `format` metadata key.
-const FORMAT: &str = "maxl-rs checkpoint 1";
-/// Metadata keys the checkpoint itself uses.
-const RESERVED: [&str; 3] = ["format", "epoch", "generator"];
+const FORMAT: &str = "maxl-rs checkpoint 2";
+/// The first edition's format: one tensor group per trainer field.
+const FIRST_EDITION: &str = "maxl-rs checkpoint 1";
+/// The metadata key of the format.
+const FORMAT_KEY: &str = "format";
+/// Between a component's name and a key of its record.
+const SEP: char = '/';
 
-/// Tensor name prefixes, one per group of state.
-const MT_PARAM: &str = "mt.param.";
-const MT_BUFFER: &str = "mt.buffer.";
-const GEN_PARAM: &str = "gen.param.";
-const GEN_BUFFER: &str = "gen.buffer.";
-const OPT1: &str = "opt1.momentum.";
-const OPT2: &str = "opt2.momentum.";
-const AE_PARAM: &str = "kmeans.ae.param.";
-const AE_MOMENTUM: &str = "kmeans.ae.momentum.";
-/// The K-Means clustering: one i64 auxiliary column per training sample.
-const KM_LABELS: &str = "kmeans.labels";
-
-/// The K-Means baseline's state (see [`crate::train::kmeans`]).
-#[derive(Clone)]
-pub struct KMeansCheckpoint {
-    /// The autoencoder's parameters.
-    pub params: Params,
-    /// Its optimiser's momentum buffers, by parameter name.
-    pub momentum: Params,
-    /// The last clustering: the auxiliary column of every training sample (none before the
-    /// first epoch).
-    pub labels: Option<Vec<usize>>,
-}
-
-/// Everything a [`Trainer`] needs to continue exactly where it stopped. The data loaders draw
-/// all their randomness from (seed, epoch), so no generator state is stored.
-#[derive(Clone)]
+/// Everything a [`Trainer`] needs to continue exactly where it stopped, as one record per
+/// component, plus free metadata.
+#[derive(Clone, Debug)]
 pub struct Checkpoint {
-    /// Epochs finished.
-    pub epoch: usize,
-    /// theta1: the multi-task (or single-task) network.
-    pub mt: NetState,
-    /// theta2: the label generator (MAXL only).
-    pub gen: Option<NetState>,
-    /// Momentum buffers of the theta1 and theta2 optimisers, by parameter name.
-    pub opt1: Params,
-    pub opt2: Params,
-    /// The K-Means baseline's autoencoder and clustering (K-Means only).
-    pub kmeans: Option<KMeansCheckpoint>,
-    /// Free text, e.g. the run's settings and metric history; `format`, `epoch` and
-    /// `generator` are taken.
+    /// Each component's record, by component name.
+    pub records: BTreeMap<String, Record>,
+    /// Free text, e.g. the run's settings and metric history; keys hold no `/` and `format`
+    /// is taken.
     pub metadata: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for Checkpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checkpoint")
-            .field("epoch", &self.epoch)
-            .field("mt_params", &self.mt.params.len())
-            .field("generator", &self.gen.is_some())
-            .field("opt1", &self.opt1.len())
-            .field("opt2", &self.opt2.len())
-            .field("kmeans", &self.kmeans.is_some())
-            .field("metadata", &self.metadata)
-            .finish()
-    }
 }
 
 /// A tensor's bytes, ready for safetensors.
@@ -177,63 +136,61 @@ fn io(path: &Path, source: std::io::Error) -> Error {
 
 impl Checkpoint {
     /// A copy of a trainer's state, with the given metadata.
-    pub fn of(t: &Trainer, metadata: BTreeMap<String, String>) -> Checkpoint {
-        Checkpoint {
-            epoch: t.epoch,
-            mt: t.mt.clone(),
-            gen: t.gen.clone(),
-            opt1: t.opt1.state.clone(),
-            opt2: t.opt2.state.clone(),
-            kmeans: t.kmeans.as_ref().map(|k| KMeansCheckpoint {
-                params: k.params.clone(),
-                momentum: k.opt.state.clone(),
-                labels: k.labels.clone(),
-            }),
+    pub fn of(t: &Trainer, metadata: BTreeMap<String, String>) -> Result<Checkpoint> {
+        Ok(Checkpoint {
+            records: t.records()?,
             metadata,
-        }
+        })
     }
 
-    /// The file's bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut raws: Vec<(String, Raw)> = Vec::new();
-        let mut add = |prefix: &str, p: &Params| -> Result<()> {
-            for (name, t) in p.iter() {
-                raws.push((format!("{prefix}{name}"), to_raw(t)?));
-            }
-            Ok(())
-        };
-        add(MT_PARAM, &self.mt.params)?;
-        add(MT_BUFFER, &self.mt.buffers)?;
-        if let Some(g) = &self.gen {
-            add(GEN_PARAM, &g.params)?;
-            add(GEN_BUFFER, &g.buffers)?;
-        }
-        add(OPT1, &self.opt1)?;
-        add(OPT2, &self.opt2)?;
-        if let Some(k) = &self.kmeans {
-            add(AE_PARAM, &k.params)?;
-            add(AE_MOMENTUM, &k.momentum)?;
-            if let Some(labels) = &k.labels {
-                let v: Vec<i64> = labels.iter().map(|&c| c as i64).collect();
-                raws.push((
-                    KM_LABELS.to_string(),
-                    to_raw(&Tensor::from_vec(v, &[labels.len()])?)?,
-                ));
-            }
-        }
+    /// Puts this state into a trainer built with the same settings (`Trainer::new`); each
+    /// component checks its own record (see [`Trainer::load_records`]).
+    pub fn restore(self, t: &mut Trainer) -> Result<()> {
+        t.load_records(self.records)
+    }
 
+    /// The first tensor, as `component/key`, that holds a NaN or an infinity (one reduction
+    /// per tensor).
+    pub fn first_non_finite(&self) -> Result<Option<String>> {
+        for (component, record) in &self.records {
+            if let Some(key) = record.first_non_finite()? {
+                return Ok(Some(format!("{component}{SEP}{key}")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The file's bytes; an error if a tensor holds a NaN or an infinity.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        if let Some(name) = self.first_non_finite()? {
+            return Err(Error::Invalid(format!(
+                "checkpoint: '{name}' holds NaN or infinite values; not written"
+            )));
+        }
+        let mut raws: Vec<(String, Raw)> = Vec::new();
         let mut meta: HashMap<String, String> = HashMap::new();
         for (k, v) in &self.metadata {
-            if RESERVED.contains(&k.as_str()) {
+            if k.contains(SEP) || k == FORMAT_KEY {
                 return Err(Error::Invalid(format!(
-                    "checkpoint: metadata key '{k}' is reserved"
+                    "checkpoint: metadata key '{k}' is reserved (no '{SEP}', not '{FORMAT_KEY}')"
                 )));
             }
             meta.insert(k.clone(), v.clone());
         }
-        meta.insert("format".into(), FORMAT.into());
-        meta.insert("epoch".into(), self.epoch.to_string());
-        meta.insert("generator".into(), self.gen.is_some().to_string());
+        for (component, record) in &self.records {
+            if component.is_empty() || component.contains(SEP) {
+                return Err(Error::Invalid(format!(
+                    "checkpoint: bad component name '{component}'"
+                )));
+            }
+            for (key, t) in record.tensors() {
+                raws.push((format!("{component}{SEP}{key}"), to_raw(t)?));
+            }
+            for (key, v) in record.values() {
+                meta.insert(format!("{component}{SEP}{key}"), v.to_string());
+            }
+        }
+        meta.insert(FORMAT_KEY.into(), FORMAT.into());
         safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(meta))
             .map_err(|e| Error::Invalid(format!("checkpoint: {e}")))
     }
@@ -266,7 +223,8 @@ impl Checkpoint {
         Checkpoint::from_bytes(&bytes, path)
     }
 
-    /// Parses a checkpoint's bytes; `path` names the file in errors.
+    /// Parses a checkpoint's bytes; `path` names the file in errors. A tensor with a NaN or an
+    /// infinity is an error that names it.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
         let not_ours =
             |e: safetensors::SafeTensorError| bad(path, format!("not a safetensors file: {e}"));
@@ -278,170 +236,56 @@ impl Checkpoint {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        if metadata.remove("format").as_deref() != Some(FORMAT) {
-            return Err(bad(
-                path,
-                format!("not a maxl-rs checkpoint (no format = \"{FORMAT}\")"),
-            ));
-        }
-        let epoch = metadata
-            .remove("epoch")
-            .and_then(|e| e.parse().ok())
-            .ok_or_else(|| bad(path, "checkpoint without a valid epoch"))?;
-        let has_gen = metadata.remove("generator").as_deref() == Some("true");
-
-        let mut groups: [Params; 8] = Default::default();
-        let prefixes = [
-            MT_PARAM,
-            MT_BUFFER,
-            GEN_PARAM,
-            GEN_BUFFER,
-            OPT1,
-            OPT2,
-            AE_PARAM,
-            AE_MOMENTUM,
-        ];
-        let mut labels = None;
-        for (name, view) in st.tensors() {
-            if name == KM_LABELS {
-                let t = from_raw(view.dtype(), view.shape(), view.data(), path, &name)?;
-                let v = match (t.dtype(), t.rank()) {
-                    (DType::I64, 1) => t.to_vec::<i64>()?,
-                    _ => {
-                        return Err(bad(
-                            path,
-                            format!("'{KM_LABELS}' is {}; expected I64 [N]", describe(&t)),
-                        ))
-                    }
-                };
-                let v = v
-                    .into_iter()
-                    .map(usize::try_from)
-                    .collect::<std::result::Result<Vec<usize>, _>>()
-                    .map_err(|_| bad(path, format!("'{KM_LABELS}' holds a negative column")))?;
-                labels = Some(v);
-                continue;
-            }
-            let (g, rest) = prefixes
-                .iter()
-                .enumerate()
-                .find_map(|(i, p)| name.strip_prefix(p).map(|r| (i, r)))
-                .ok_or_else(|| bad(path, format!("unexpected tensor '{name}'")))?;
-            let t = from_raw(view.dtype(), view.shape(), view.data(), path, &name)?;
-            // Parameters are leaves that require grad, as a fresh network's are.
-            let t = if g == 0 || g == 2 || g == 6 {
-                t.set_requires_grad(true)?
-            } else {
-                t
-            };
-            groups[g].insert(rest, t);
-        }
-        let [mt_p, mt_b, gen_p, gen_b, opt1, opt2, ae_p, ae_m] = groups;
-        if !has_gen && !gen_p.is_empty() {
-            return Err(bad(
-                path,
-                "generator tensors in a checkpoint without a generator",
-            ));
-        }
-        // The autoencoder's parameters mark a K-Means checkpoint.
-        let kmeans = if ae_p.is_empty() {
-            if !ae_m.is_empty() || labels.is_some() {
+        match metadata.remove(FORMAT_KEY).as_deref() {
+            Some(FORMAT) => {}
+            Some(FIRST_EDITION) => {
                 return Err(bad(
                     path,
-                    "K-Means tensors in a checkpoint without an autoencoder",
-                ));
+                    "a checkpoint of the first edition of maxl-rs (format 1), which this \
+                     version does not read; train the run again (its config.toml reruns it \
+                     with --config)",
+                ))
             }
-            None
-        } else {
-            Some(KMeansCheckpoint {
-                params: ae_p,
-                momentum: ae_m,
-                labels,
-            })
-        };
-        Ok(Checkpoint {
-            epoch,
-            mt: NetState {
-                params: mt_p,
-                buffers: mt_b,
-            },
-            gen: has_gen.then_some(NetState {
-                params: gen_p,
-                buffers: gen_b,
-            }),
-            opt1,
-            opt2,
-            kmeans,
-            metadata,
-        })
-    }
-
-    /// Puts this state into a trainer built with the same settings (`Trainer::new`), after
-    /// checking that every tensor's name, shape and dtype match the trainer's networks.
-    pub fn restore(self, t: &mut Trainer) -> Result<()> {
-        let mt = NetState {
-            params: matching(&t.mt.params, self.mt.params, "network parameters")?,
-            buffers: matching(&t.mt.buffers, self.mt.buffers, "network buffers")?,
-        };
-        let gen = match (&t.gen, self.gen) {
-            (Some(want), Some(got)) => Some(NetState {
-                params: matching(&want.params, got.params, "generator parameters")?,
-                buffers: matching(&want.buffers, got.buffers, "generator buffers")?,
-            }),
-            (None, None) => None,
-            (want, _) => {
-                return Err(Error::Invalid(format!(
-                    "checkpoint {} a label generator, but the settings {}",
-                    if want.is_some() { "has no" } else { "holds" },
-                    if want.is_some() {
-                        "train one"
-                    } else {
-                        "do not"
-                    }
-                )))
+            _ => {
+                return Err(bad(
+                    path,
+                    format!("not a maxl-rs checkpoint (no format = \"{FORMAT}\")"),
+                ))
             }
-        };
-        let opt1 = momentum(&mt.params, self.opt1, "theta1")?;
-        let opt2 = match &gen {
-            Some(g) => momentum(&g.params, self.opt2, "theta2")?,
-            None => momentum(&Params::new(), self.opt2, "theta2")?,
-        };
-        let kmeans = match (&t.kmeans, self.kmeans) {
-            (Some(want), Some(got)) => {
-                let params = matching(&want.params, got.params, "autoencoder parameters")?;
-                let momentum = momentum(&params, got.momentum, "the autoencoder")?;
-                let total = t.setup.hierarchy.total();
-                if let Some(c) = got.labels.iter().flatten().find(|&&c| c >= total) {
-                    return Err(Error::Invalid(format!(
-                        "checkpoint: K-Means column {c}, the settings make {total} auxiliary classes"
-                    )));
-                }
-                Some((params, momentum, got.labels))
-            }
-            (None, None) => None,
-            (want, _) => {
-                return Err(Error::Invalid(format!(
-                    "checkpoint {} K-Means autoencoder, but the settings {}",
-                    if want.is_some() { "has no" } else { "holds a" },
-                    if want.is_some() {
-                        "train one"
-                    } else {
-                        "do not"
-                    }
-                )))
-            }
-        };
-        t.mt = mt;
-        t.gen = gen;
-        t.opt1.state = opt1;
-        t.opt2.state = opt2;
-        if let (Some(k), Some((params, momentum, labels))) = (&mut t.kmeans, kmeans) {
-            k.params = params;
-            k.opt.state = momentum;
-            k.labels = labels;
         }
-        t.epoch = self.epoch;
-        t.place()
+        let mut records: BTreeMap<String, Record> = BTreeMap::new();
+        let split = |name: &str| -> Result<(String, String)> {
+            match name.split_once(SEP) {
+                Some((c, k)) if !c.is_empty() && !k.is_empty() => Ok((c.into(), k.into())),
+                _ => Err(bad(path, format!("unexpected tensor '{name}'"))),
+            }
+        };
+        for (name, view) in st.tensors() {
+            let (component, key) = split(&name)?;
+            let t = from_raw(view.dtype(), view.shape(), view.data(), path, &name)?;
+            records.entry(component).or_default().put_tensor(key, t);
+        }
+        let values: Vec<String> = metadata
+            .keys()
+            .filter(|k| k.contains(SEP))
+            .cloned()
+            .collect();
+        for name in values {
+            let (component, key) = split(&name)?;
+            let v = metadata.remove(&name).unwrap_or_default();
+            records.entry(component).or_default().put_value(key, v);
+        }
+        let c = Checkpoint { records, metadata };
+        if let Some(name) = c.first_non_finite()? {
+            return Err(bad(
+                path,
+                format!(
+                    "tensor '{name}' holds NaN or infinite values (a run that diverged, or a \
+                     damaged file); refusing to use it"
+                ),
+            ));
+        }
+        Ok(c)
     }
 }
 
@@ -455,57 +299,11 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn describe(t: &Tensor) -> String {
-    format!("{:?} {:?}", t.dtype(), t.shape())
-}
-
-/// `got` if it holds exactly `want`'s names with the same shapes and dtypes.
-fn matching(want: &Params, got: Params, what: &str) -> Result<Params> {
-    for (name, w) in want.iter() {
-        let g = got.get(name).map_err(|_| {
-            Error::Invalid(format!(
-                "checkpoint: {what}: '{name}' is missing; was it saved with other settings?"
-            ))
-        })?;
-        if g.shape() != w.shape() || g.dtype() != w.dtype() {
-            return Err(Error::Invalid(format!(
-                "checkpoint: {what}: '{name}' is {}, the settings make {}",
-                describe(g),
-                describe(w)
-            )));
-        }
-    }
-    if let Some(extra) = got.names().find(|n| !want.contains(n)) {
-        return Err(Error::Invalid(format!(
-            "checkpoint: {what}: unexpected '{extra}'"
-        )));
-    }
-    Ok(got)
-}
-
-/// Momentum buffers: a subset of the parameters (empty before the first step), same shapes.
-fn momentum(params: &Params, got: Params, which: &str) -> Result<Params> {
-    for (name, g) in got.iter() {
-        let p = params.get(name).map_err(|_| {
-            Error::Invalid(format!(
-                "checkpoint: momentum of {which} for unknown parameter '{name}'"
-            ))
-        })?;
-        if p.shape() != g.shape() || p.dtype() != g.dtype() {
-            return Err(Error::Invalid(format!(
-                "checkpoint: momentum of {which} '{name}' is {}, the parameter is {}",
-                describe(g),
-                describe(p)
-            )));
-        }
-    }
-    Ok(got)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::Synthetic;
+    use crate::data::{Dataset, LabelHierarchy, Synthetic};
+    use crate::nn::Params;
     use crate::train::{Method, TrainConfig};
     use maxl_engine::Rng;
 
@@ -532,32 +330,92 @@ mod tests {
         }
     }
 
-    fn same(a: &Params, b: &Params) {
+    /// Two records hold the same names, values, shapes, dtypes and bits.
+    fn same_record(a: &Record, b: &Record, what: &str) {
+        let names = |r: &Record| r.tensors().map(|(n, _)| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(a), names(b), "{what}");
+        for ((n, x), (_, y)) in a.tensors().zip(b.tensors()) {
+            assert_eq!(x.shape(), y.shape(), "{what} {n}");
+            assert_eq!(x.dtype(), y.dtype(), "{what} {n}");
+            assert_eq!(bits(x), bits(y), "{what} {n}");
+        }
+        let values = |r: &Record| {
+            r.values()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values(a), values(b), "{what}");
+    }
+
+    fn same_params(a: &Params, b: &Params) {
         assert_eq!(a.names().collect::<Vec<_>>(), b.names().collect::<Vec<_>>());
         for ((n, x), (_, y)) in a.iter().zip(b.iter()) {
-            assert_eq!(x.shape(), y.shape(), "{n}");
-            assert_eq!(x.dtype(), y.dtype(), "{n}");
             assert_eq!(bits(x), bits(y), "{n}");
             assert_eq!(x.requires_grad(), y.requires_grad(), "{n}");
         }
     }
 
-    fn trainer(method: Method, model: &str) -> Trainer {
-        let split = Synthetic::new(40, 10, [1, 16, 16], 4, 3).split().unwrap();
-        let cfg = TrainConfig {
+    fn cfg(method: Method, model: &str) -> TrainConfig {
+        TrainConfig {
             method,
             model: model.into(),
             psi: vec![2],
             ..TrainConfig::default()
+        }
+    }
+
+    fn trainer(method: Method, model: &str) -> Trainer {
+        let split = Synthetic::new(40, 10, [1, 16, 16], 4, 3).split().unwrap();
+        Trainer::new(cfg(method, model), &split.train).unwrap()
+    }
+
+    /// 8 images of 1x16x16 with 2 coarse classes over 4 fine ones, at the coarse level.
+    fn human_trainer() -> Trainer {
+        let fine: Vec<i64> = (0..8).map(|i| i % 4).collect();
+        let lh = LabelHierarchy::new(vec![2, 4], vec![vec![0, 0, 1, 1]], fine.clone()).unwrap();
+        let data = Dataset::new(vec![7; 8 * 256], fine, [1, 16, 16], 4)
+            .unwrap()
+            .with_hierarchy(lh)
+            .unwrap()
+            .at_level(2)
+            .unwrap();
+        let c = TrainConfig {
+            aux_level: Some(4),
+            ..cfg(Method::Human, "convnet4")
         };
-        Trainer::new(cfg, &split.train).unwrap()
+        Trainer::new(c, &data).unwrap()
+    }
+
+    fn through_bytes(t: &Trainer) -> Checkpoint {
+        let bytes = Checkpoint::of(t, BTreeMap::new())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        Checkpoint::from_bytes(&bytes, Path::new("x")).unwrap()
+    }
+
+    /// Every tensor of a record plus `delta`, as a record of the same kind.
+    fn shifted(p: &Params, delta: f64) -> Params {
+        let mut out = Params::new();
+        for (n, t) in p.iter() {
+            out.insert(
+                n,
+                t.detach()
+                    .add_scalar(delta)
+                    .unwrap()
+                    .set_requires_grad(t.requires_grad())
+                    .unwrap(),
+            );
+        }
+        out
     }
 
     #[test]
-    fn round_trip_is_byte_exact_for_every_group_and_dtype() {
+    fn round_trip_is_byte_exact_for_every_record_and_dtype() {
         let mut t = trainer(Method::Maxl, "convnet4");
         let mut rng = Rng::new(9);
         // Momentum buffers with awkward values (subnormals, negative zero, extremes).
+        let mut want = Vec::new();
         for (name, p) in t.mt.params.iter().take(3) {
             let mut v: Vec<f32> = Tensor::randn(p.shape(), DType::F32, &mut rng)
                 .to_vec()
@@ -567,134 +425,288 @@ mod tests {
                 v[1] = f32::MIN_POSITIVE / 8.0;
                 v[2] = f32::MAX;
             }
-            t.opt1
+            want.push((name.to_string(), v.clone()));
+            t.optimizer
                 .state
                 .insert(name, Tensor::from_vec(v, p.shape()).unwrap());
         }
         t.epoch = 7;
-        let mut extra = Params::new();
-        extra.insert(
+        let mut extra = Record::new();
+        extra.put_tensor(
             "a",
             Tensor::from_vec(vec![1.5f64, -2e-300, f64::MIN], &[3]).unwrap(),
         );
-        extra.insert(
+        extra.put_tensor(
             "b",
             Tensor::from_vec(vec![i64::MIN, 0, 42, i64::MAX], &[2, 2]).unwrap(),
         );
-        t.mt.buffers.extend(extra);
+        extra.put_value("note", "x/y = z");
         let meta = BTreeMap::from([("settings".to_string(), "lr = 0.1".to_string())]);
+        let mut c = Checkpoint::of(&t, meta.clone()).unwrap();
+        c.records.insert("extra".into(), extra.clone());
 
         let dir = std::env::temp_dir().join(format!("maxl-ckpt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("checkpoint.safetensors");
-        Checkpoint::of(&t, meta.clone()).save(&path).unwrap();
+        c.save(&path).unwrap();
         assert!(!temp_path(&path).exists(), "the temp file is renamed away");
-        let c = Checkpoint::load(&path).unwrap();
+        let back = Checkpoint::load(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
 
-        assert_eq!(c.epoch, 7);
-        assert_eq!(c.metadata, meta);
-        same(&c.mt.params, &t.mt.params);
-        same(&c.mt.buffers, &t.mt.buffers);
-        let (g0, g1) = (t.gen.as_ref().unwrap(), c.gen.as_ref().unwrap());
-        same(&g1.params, &g0.params);
-        same(&g1.buffers, &g0.buffers);
-        same(&c.opt1, &t.opt1.state);
-        assert!(c.opt2.is_empty());
+        assert_eq!(back.metadata, meta);
+        assert_eq!(
+            back.records.keys().collect::<Vec<_>>(),
+            ["extra", "model", "optimizer", "position", "strategy"]
+        );
+        for (name, r) in &c.records {
+            same_record(&back.records[name], r, name);
+        }
+        // The values the test wrote, bit for bit.
+        let opt = &back.records["optimizer"];
+        for (name, v) in want {
+            let (_, got) = opt
+                .tensors()
+                .find(|(n, _)| *n == format!("momentum.{name}"))
+                .unwrap();
+            let got: Vec<u32> = got
+                .to_vec::<f32>()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect();
+            assert_eq!(got, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        }
+        let pos: Vec<_> = back.records["position"].values().collect();
+        assert_eq!(pos, [("epoch", "7")]);
+        let kind = back.records["strategy"]
+            .values()
+            .find(|(k, _)| *k == "kind");
+        assert_eq!(kind, Some(("kind", "maxl")));
     }
 
     #[test]
-    fn restore_puts_the_state_back_and_rejects_other_settings() {
-        let mut a = trainer(Method::Maxl, "convnet4");
-        a.epoch = 3;
-        let name = a.mt.params.names().next().unwrap().to_string();
-        let p = a.mt.params.get(&name).unwrap().clone();
-        a.opt1
-            .state
-            .insert(&name, p.detach().mul_scalar(0.5).unwrap());
-        let saved = Checkpoint::from_bytes(
-            &Checkpoint::of(&a, BTreeMap::new()).to_bytes().unwrap(),
-            Path::new("x"),
-        )
-        .unwrap();
+    fn every_strategy_record_round_trips_through_a_checkpoint() {
+        let cases: Vec<(&str, Trainer, Trainer)> = vec![
+            (
+                "maxl",
+                trainer(Method::Maxl, "convnet4"),
+                trainer(Method::Maxl, "convnet4"),
+            ),
+            (
+                "maxl-fo",
+                trainer(Method::MaxlFo, "convnet4"),
+                trainer(Method::MaxlFo, "convnet4"),
+            ),
+            (
+                "single",
+                trainer(Method::Single, "convnet4"),
+                trainer(Method::Single, "convnet4"),
+            ),
+            (
+                "random",
+                trainer(Method::Random, "convnet4"),
+                trainer(Method::Random, "convnet4"),
+            ),
+            (
+                "kmeans",
+                trainer(Method::KMeans, "convnet4"),
+                trainer(Method::KMeans, "convnet4"),
+            ),
+            ("human", human_trainer(), human_trainer()),
+        ];
+        for (name, mut a, mut b) in cases {
+            // Move every part of a's state away from a fresh trainer's.
+            a.epoch = 3;
+            a.mt.params = shifted(&a.mt.params, 0.5);
+            let first = a.mt.params.names().next().unwrap().to_string();
+            let p = a.mt.params.get(&first).unwrap().detach();
+            a.optimizer
+                .state
+                .insert(&first, p.mul_scalar(0.25).unwrap());
+            let mut r = a.strategy.record().unwrap();
+            let changed: Vec<(String, Tensor)> = r
+                .tensors()
+                .filter(|(n, _)| !n.ends_with("columns") && !n.ends_with("previous_labels"))
+                .map(|(n, t)| (n.to_string(), t.detach().add_scalar(1.0).unwrap()))
+                .collect();
+            for (n, t) in changed {
+                let t = if n.contains("param") || n.starts_with("autoencoder") {
+                    t.set_requires_grad(true).unwrap()
+                } else {
+                    t
+                };
+                r.put_tensor(n, t);
+            }
+            if name == "kmeans" {
+                r.put_indices("columns", &[0, 3, 7, 1, 6]).unwrap();
+            }
+            if name.starts_with("maxl") {
+                // One generated label (0..4, 4: none yet) per training image.
+                let labels: Vec<usize> = (0..40).map(|i| i % 5).collect();
+                r.put_indices("previous_labels", &labels).unwrap();
+            }
+            a.strategy.load_record(r).unwrap();
 
-        let mut b = trainer(Method::Maxl, "convnet4");
-        saved.clone().restore(&mut b).unwrap();
-        assert_eq!(b.epoch, 3);
-        same(&b.mt.params, &a.mt.params);
-        same(&b.opt1.state, &a.opt1.state);
+            let saved = through_bytes(&a);
+            assert_eq!(
+                saved.records["strategy"].values().next(),
+                Some(("kind", name))
+            );
+            saved.restore(&mut b).unwrap();
+            assert_eq!(b.epoch, 3, "{name}");
+            same_params(&b.mt.params, &a.mt.params);
+            same_params(&b.optimizer.state, &a.optimizer.state);
+            same_record(
+                &b.strategy.record().unwrap(),
+                &a.strategy.record().unwrap(),
+                name,
+            );
+            assert_eq!(b.strategy.columns(), a.strategy.columns(), "{name}");
+            match name {
+                "maxl" | "maxl-fo" => {
+                    let (ga, gb) = (
+                        a.strategy.generator().unwrap(),
+                        b.strategy.generator().unwrap(),
+                    );
+                    same_params(&gb.params, &ga.params);
+                    same_params(&gb.buffers, &ga.buffers);
+                }
+                "kmeans" => assert_eq!(b.strategy.columns(), Some(&[0, 3, 7, 1, 6][..])),
+                _ => assert!(b.strategy.generator().is_none()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_from_other_settings_is_refused_and_changes_nothing() {
+        let saved = through_bytes(&trainer(Method::Maxl, "convnet4"));
+        let err = |c: &Checkpoint, t: &mut Trainer| c.clone().restore(t).unwrap_err().to_string();
 
         let mut single = trainer(Method::Single, "convnet4");
-        let err = saved.clone().restore(&mut single).unwrap_err().to_string();
-        assert!(err.contains("unexpected 'aux."), "{err}");
-        let mut other = trainer(Method::Maxl, "resnet32");
-        assert!(saved.restore(&mut other).is_err());
-    }
+        let e = err(&saved, &mut single);
+        assert!(e.contains("network parameters: unexpected 'aux."), "{e}");
+        assert!(err(&saved, &mut trainer(Method::Maxl, "resnet32")).contains("network"));
 
-    #[test]
-    fn kmeans_state_round_trips_and_needs_kmeans_settings() {
-        let mut a = trainer(Method::KMeans, "convnet4");
-        a.epoch = 2;
-        let km = a.kmeans.as_mut().unwrap();
-        let (name, p) = km
-            .params
-            .iter()
-            .next()
-            .map(|(n, p)| (n.to_string(), p.clone()))
-            .unwrap();
-        km.opt
-            .state
-            .insert(&name, p.detach().mul_scalar(-0.25).unwrap());
-        km.params.insert(
-            &name,
-            p.detach()
-                .add_scalar(1.0)
-                .unwrap()
-                .set_requires_grad(true)
-                .unwrap(),
+        // Same network, other strategy: the method is named.
+        let mut kmeans = trainer(Method::KMeans, "convnet4");
+        kmeans.epoch = 5;
+        let e = err(&saved, &mut kmeans);
+        assert!(
+            e.contains("made by method 'maxl', the settings say 'kmeans'"),
+            "{e}"
         );
-        km.labels = Some(vec![0, 3, 7, 1, 6]);
-        let bytes = Checkpoint::of(&a, BTreeMap::new()).to_bytes().unwrap();
-        let saved = Checkpoint::from_bytes(&bytes, Path::new("x")).unwrap();
-        assert!(format!("{saved:?}").contains("kmeans: true"));
+        assert_eq!(kmeans.epoch, 5, "a refused checkpoint changes nothing");
+        let e = err(
+            &through_bytes(&trainer(Method::KMeans, "convnet4")),
+            &mut trainer(Method::Random, "convnet4"),
+        );
+        assert!(
+            e.contains("method 'kmeans', the settings say 'random'"),
+            "{e}"
+        );
 
-        let mut b = trainer(Method::KMeans, "convnet4");
-        saved.clone().restore(&mut b).unwrap();
-        let (ka, kb) = (a.kmeans.as_ref().unwrap(), b.kmeans.as_ref().unwrap());
-        same(&kb.params, &ka.params);
-        same(&kb.opt.state, &ka.opt.state);
-        assert_eq!(kb.labels, ka.labels);
-        assert_eq!(b.epoch, 2);
-
-        let mut random = trainer(Method::Random, "convnet4");
-        let err = saved.restore(&mut random).unwrap_err().to_string();
-        assert!(err.contains("holds a K-Means autoencoder"), "{err}");
-        let plain = Checkpoint::of(&trainer(Method::Random, "convnet4"), BTreeMap::new());
-        let err = plain
-            .restore(&mut trainer(Method::KMeans, "convnet4"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("has no K-Means autoencoder"), "{err}");
-
-        // Before the first epoch there is no clustering to save.
-        let fresh = trainer(Method::KMeans, "convnet4");
-        let c = Checkpoint::from_bytes(
-            &Checkpoint::of(&fresh, BTreeMap::new()).to_bytes().unwrap(),
-            Path::new("x"),
-        )
-        .unwrap();
-        assert!(c.kmeans.as_ref().unwrap().labels.is_none());
+        // K-Means columns outside the settings' auxiliary classes.
         let mut bad = trainer(Method::KMeans, "convnet4");
-        bad.kmeans.as_mut().unwrap().labels = Some(vec![8]);
-        let err = Checkpoint::of(&bad, BTreeMap::new())
-            .restore(&mut trainer(Method::KMeans, "convnet4"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("K-Means column 8"), "{err}");
+        let mut r = bad.strategy.record().unwrap();
+        r.put_indices("columns", &[8]).unwrap();
+        bad.strategy.load_record(r.clone()).unwrap_err();
+        let mut c = through_bytes(&bad);
+        let mut sr = r;
+        sr.put_value("kind", "kmeans");
+        c.records.insert("strategy".into(), sr);
+        let e = err(&c, &mut trainer(Method::KMeans, "convnet4"));
+        assert!(e.contains("K-Means column 8"), "{e}");
+
+        // A component nobody knows.
+        let mut c = saved.clone();
+        c.records.insert("scheduler".into(), Record::new());
+        let mut r = Record::new();
+        r.put_value("x", "1");
+        c.records.insert("scheduler".into(), r);
+        let e = err(&c, &mut trainer(Method::Maxl, "convnet4"));
+        assert!(e.contains("unexpected record 'scheduler'"), "{e}");
     }
 
     #[test]
-    fn foreign_files_are_clear_errors() {
+    fn a_first_edition_checkpoint_is_refused_with_a_clear_message() {
+        // The first edition's layout: tensor groups by trainer field, format 1.
+        let t = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).unwrap();
+        let raw = to_raw(&t).unwrap();
+        let meta = HashMap::from([
+            ("format".to_string(), "maxl-rs checkpoint 1".to_string()),
+            ("epoch".to_string(), "2".to_string()),
+            ("generator".to_string(), "true".to_string()),
+        ]);
+        let bytes =
+            safetensors::serialize([("mt.param.trunk.0.conv.weight", &raw)], Some(meta)).unwrap();
+        let e = Checkpoint::from_bytes(&bytes, Path::new("/runs/a/checkpoint.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/runs/a/checkpoint.safetensors: a checkpoint of the first edition"),
+            "{e}"
+        );
+        assert!(e.contains("train the run again"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_values_are_neither_written_nor_read() {
+        let mut t = trainer(Method::Maxl, "convnet4");
+        let good = Checkpoint::of(&t, BTreeMap::new()).unwrap();
+        assert_eq!(good.first_non_finite().unwrap(), None);
+        // One infinity in the generator's buffers, one NaN in theta1's momentum.
+        let mut r = t.strategy.record().unwrap();
+        let (name, var) = r
+            .tensors()
+            .find(|(n, _)| n.contains("buffer.") && n.ends_with("running_var"))
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .unwrap();
+        let mut v = var.to_vec::<f32>().unwrap();
+        v[1] = f32::INFINITY;
+        r.put_tensor(&name, Tensor::from_vec(v, var.shape()).unwrap());
+        t.strategy.load_record(r).unwrap();
+        let e = Checkpoint::of(&t, BTreeMap::new())
+            .unwrap()
+            .to_bytes()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("checkpoint: 'strategy/{name}' holds NaN or infinite values; not written")
+        );
+
+        // A file with a NaN (written by hand: to_bytes refuses): refused on reading.
+        let mut raws: Vec<(String, Raw)> = Vec::new();
+        for (c, rec) in &good.records {
+            for (k, x) in rec.tensors() {
+                let mut raw = to_raw(x).unwrap();
+                if c == "model" && k == "param.primary.fc2.weight" {
+                    raw.data[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
+                }
+                raws.push((format!("{c}/{k}"), raw));
+            }
+        }
+        let mut meta = HashMap::from([("format".to_string(), FORMAT.to_string())]);
+        for (c, rec) in &good.records {
+            for (k, v) in rec.values() {
+                meta.insert(format!("{c}/{k}"), v.to_string());
+            }
+        }
+        let bytes =
+            safetensors::serialize(raws.iter().map(|(n, r)| (n.as_str(), r)), Some(meta)).unwrap();
+        let e = Checkpoint::from_bytes(&bytes, Path::new("/r/checkpoint.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "/r/checkpoint.safetensors: tensor 'model/param.primary.fc2.weight' holds NaN"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn foreign_files_and_reserved_keys_are_clear_errors() {
         let p = Path::new("/x/ckpt.safetensors");
         let err = Checkpoint::from_bytes(b"not a checkpoint", p)
             .unwrap_err()
@@ -710,5 +722,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not found"), "{err}");
+        let t = trainer(Method::Single, "convnet4");
+        for key in ["format", "a/b"] {
+            let meta = BTreeMap::from([(key.to_string(), "v".to_string())]);
+            let e = Checkpoint::of(&t, meta)
+                .unwrap()
+                .to_bytes()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("is reserved"), "{e}");
+        }
     }
 }

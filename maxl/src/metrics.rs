@@ -11,8 +11,17 @@ use serde::{Deserialize, Serialize};
 pub struct EpochMetrics {
     pub epoch: usize,
     pub lr: f64,
+    /// Training loss of pass 1: the primary focal loss plus the auxiliary focal loss (gamma
+    /// `focal_gamma`, 2 by default), mean over the images.
     pub train_loss: f64,
     pub train_acc: f64,
+    /// Its two parts: the primary focal loss and the auxiliary focal loss (0 without an
+    /// auxiliary task). Runs written before these keys read them as 0.
+    #[serde(default)]
+    pub train_primary_loss: f64,
+    #[serde(default)]
+    pub train_aux_loss: f64,
+    /// Primary focal loss on the test set.
     pub test_loss: f64,
     pub test_acc: f64,
     /// Meta (pass 2) primary loss and accuracy at theta1, before the virtual step.
@@ -28,6 +37,28 @@ pub struct EpochMetrics {
     pub utilisation: f64,
     pub pass1_s: f64,
     pub pass2_s: f64,
+    /// The label generator's diagnostics (MAXL only; absent for other methods, see
+    /// [`crate::train::strategy::MetaLearned`]). Share (%) of training images whose generated
+    /// auxiliary label (argmax) changed since the previous epoch's pass 1; absent in the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_change: Option<f64>,
+    /// Entropy (nats) of the mean of the generated label vectors over the epoch's pass 1 (at
+    /// most ln(sum psi): every auxiliary class used equally on average).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_label_entropy: Option<f64>,
+    /// ||theta2 - theta2 at the start|| / ||theta2 at the start|| after the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_distance: Option<f64>,
+    /// Mean L2 norms of the two parts of theta2's meta gradient over the measured batches: the
+    /// primary loss at theta1+ and lambda times the entropy term's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_grad_primary: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gen_grad_entropy: Option<f64>,
+    /// meta_acc_after - meta_acc_before (percentage points): what the virtual step gains on
+    /// the meta batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_acc_gain: Option<f64>,
 }
 
 /// Row-wise argmax of a `[N, C]` tensor.
@@ -91,6 +122,40 @@ pub fn grad_cosine(a: &[Tensor], b: &[Tensor]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_round_trip_through_json_bit_for_bit() {
+        // The value that came back 1 ULP off (...376) in issue 14's kill trials: a resumed
+        // run rewrites metrics.jsonl from the checkpoint's JSON history, so parsing must give
+        // the same f64 (serde_json's `float_roundtrip`, set in the workspace Cargo.toml).
+        let m = EpochMetrics {
+            test_loss: 10.816644287109375,
+            train_loss: 0.1 + 0.2,
+            lr: 0.05 * (1.0 + (std::f64::consts::PI * 3.0 / 7.0).cos()),
+            cosine: -1.234_567_890_123_456_7e-300,
+            ..EpochMetrics::default()
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        let back: EpochMetrics = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.test_loss.to_bits(), 10.816644287109375f64.to_bits());
+        for (a, b) in [
+            (back.train_loss, m.train_loss),
+            (back.lr, m.lr),
+            (back.cosine, m.cosine),
+        ] {
+            assert_eq!(a.to_bits(), b.to_bits(), "{a} vs {b}");
+        }
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        // A line written before the loss parts existed reads them as 0.
+        let old: EpochMetrics = serde_json::from_str(
+            "{\"epoch\":1,\"lr\":0.1,\"train_loss\":1.0,\"train_acc\":5.0,\"test_loss\":2.0,\
+             \"test_acc\":3.0,\"meta_loss_before\":0.0,\"meta_acc_before\":0.0,\
+             \"meta_loss_after\":0.0,\"meta_acc_after\":0.0,\"cosine\":0.0,\
+             \"utilisation\":0.0,\"pass1_s\":1.0,\"pass2_s\":0.0}",
+        )
+        .unwrap();
+        assert_eq!((old.train_primary_loss, old.train_aux_loss), (0.0, 0.0));
+    }
 
     #[test]
     fn argmax_accuracy_and_cosine_by_hand() {

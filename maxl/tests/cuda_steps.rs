@@ -13,10 +13,20 @@ use maxl_engine::{DType, Device, Rng, Tensor};
 
 fn device() -> Option<Device> {
     match gpu_or_emulator() {
-        Ok(d) => Some(d),
+        Ok(d) => {
+            let name = maxl_engine::backend::cuda::device(0).map(|x| x.describe());
+            eprintln!(
+                "cuda steps: on {d}, {}",
+                name.unwrap_or_else(|e| e.to_string())
+            );
+            Some(d)
+        }
         Err(e) => {
             let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
             assert!(!ci, "CI=true but {e}");
+            // benches/gpu_check.sh sets MAXL_REQUIRE_GPU=1: there, no GPU is a failure.
+            let required = std::env::var("MAXL_REQUIRE_GPU").is_ok_and(|v| v == "1" || v == "true");
+            assert!(!required, "{e}");
             eprintln!("SKIPPED: {e}");
             None
         }

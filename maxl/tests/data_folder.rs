@@ -151,6 +151,9 @@ fn images_of_another_size_are_named() {
     });
     let e = err_naming(read_image_folder(&d.0), "big.png");
     assert!(e.to_string().contains("one size"), "{e}");
+    // Sizes are written height x width, as tensors are (and as the models' errors write them).
+    let want = format!("is {H}x{} (height x width)", W + 1);
+    assert!(e.to_string().contains(&want), "{e} lacks {want:?}");
 }
 
 #[test]

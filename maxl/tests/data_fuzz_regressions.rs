@@ -7,7 +7,7 @@ use maxl::Error;
 mod common;
 use common::TempDir;
 
-/// `fuzz/artifacts/image_folder/crash-efe166c4...`: a PNG whose header claims 65535 x
+/// `fuzz/artifacts/image_folder/crash-efe166c4...`: a PNG whose header claims 65535 (wide) x
 /// 4278976517 RGBA pixels. The folder reader sized its buffer from the header and aborted on
 /// the allocation (about 840 TB) before the decoder's memory limit could refuse the image.
 /// Fuzz builds skip PNG checksums (`cfg(fuzzing)`), so [`with_ihdr_crc`] mends the header's
@@ -45,7 +45,7 @@ fn image_folder_refuses_a_png_that_claims_a_huge_size() {
         Error::BadData { path, msg } => {
             assert!(path.ends_with("train/a/x.png"), "{}", path.display());
             assert!(
-                msg.contains("is 65535x4278976517: decoding it would take")
+                msg.contains("is 4278976517x65535 (height x width): decoding it would take")
                     && msg.contains("more than the 512 MiB an image may take"),
                 "{msg}"
             );

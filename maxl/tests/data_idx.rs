@@ -252,3 +252,43 @@ fn fashion_mnist_from_debian_package_if_installed() {
     assert_eq!(s.train.class_counts(), vec![6000; 10]);
     assert_eq!(s.test.class_counts(), vec![1000; 10]);
 }
+
+#[test]
+fn idx_dimension_count_that_does_not_fit_is_named_as_such() {
+    // Magic 0x0805 on an images file of 3 real dimensions: the reader takes 5 dimensions, two
+    // of them read from the pixel bytes.
+    let d = TempDir::new("dimcount");
+    let f = sample_files();
+    write_set(&d.0, &f, "-", false);
+    let p = d.0.join("train-images-idx3-ubyte");
+    let mut b = std::fs::read(&p).unwrap();
+    b[3] = 5;
+    // Two zero "dimensions" so that the declared array is smaller than the file.
+    b[16..24].fill(0);
+    std::fs::write(&p, &b).unwrap();
+    let e = err_naming(read_idx(&d.0, 10), "train-images-idx3-ubyte");
+    let msg = e.to_string();
+    assert!(msg.contains("dimension count does not fit"), "{msg}");
+    assert!(msg.contains("declares 5 dimensions"), "{msg}");
+}
+
+#[test]
+fn idx_empty_training_or_test_set_is_an_error() {
+    for (train, what) in [
+        (true, "training set holds no images"),
+        (false, "test set holds no images"),
+    ] {
+        let d = TempDir::new("empty");
+        let mut f = sample_files();
+        if train {
+            f.train_images.clear();
+            f.train_labels.clear();
+        } else {
+            f.test_images.clear();
+            f.test_labels.clear();
+        }
+        write_set(&d.0, &f, "-", false);
+        let e = read_idx(&d.0, 10).expect_err("an empty set must be refused");
+        assert!(e.to_string().contains(what), "{e}");
+    }
+}

@@ -1,11 +1,14 @@
 //! The mathematics of MAXL against hand computations and finite differences: Mask SoftMax,
 //! focal loss and the entropy term (values and gradients), the second-order meta gradient
-//! through the virtual step, and the first-order variant against it.
+//! through the virtual step (plain, and with theta1's momentum and weight decay), the
+//! first-order variant against it, and the two parts of the generator's gradient.
 
 use maxl::hierarchy::Hierarchy;
 use maxl::losses::{cross_entropy, entropy_term, focal_loss, mask_softmax};
 use maxl::models::{Backbone, InputShape, Net, NetState};
-use maxl::train::MaxlSetup;
+use maxl::nn::{Params, Sgd};
+use maxl::train::steps::l2_norm;
+use maxl::train::{MaxlSetup, VirtualStep};
 use maxl_engine::gradcheck::{gradcheck, GradcheckOptions};
 use maxl_engine::{DType, Rng, Tensor};
 
@@ -176,16 +179,25 @@ fn tiny() -> (MaxlSetup, NetState, NetState, Tensor, Tensor) {
     (setup, mt, gen, x, y)
 }
 
-/// The meta objective as a plain function of theta2: primary focal loss at
-/// theta1 - alpha * grad(inner(theta1, theta2)) plus lambda * entropy.
-fn meta_objective(
+/// theta1's SGD as the look-ahead sees it: momentum, weight decay and a momentum buffer.
+struct SgdState<'a> {
+    momentum: f64,
+    weight_decay: f64,
+    buffers: &'a Params,
+}
+
+/// The meta objective as a plain function of theta2: (primary focal loss at the fast weights,
+/// that plus lambda * entropy), the fast weights written out here: theta1 - alpha g, or with
+/// `sgd` theta1 - alpha (momentum buf + g + weight_decay theta1).
+fn meta_objective_at(
     s: &MaxlSetup,
     mt: &NetState,
     gen: &NetState,
     x: &Tensor,
     y: &Tensor,
     alpha: f64,
-) -> f64 {
+    sgd: Option<&SgdState>,
+) -> (f64, f64) {
     let (aux, _) = s.generate(gen, x, y, false).unwrap();
     let onehot = Tensor::one_hot(y, 2, DType::F64).unwrap();
     let (_, l, _) = s
@@ -198,10 +210,25 @@ fn meta_objective(
         .unwrap();
     let theta1 = mt.params.tensors();
     let g = maxl_engine::grad(&[inner], &theta1, None, false).unwrap();
-    let fast: Vec<Tensor> = theta1
+    let fast: Vec<Tensor> = mt
+        .params
         .iter()
         .zip(&g)
-        .map(|(p, g)| p.sub(&g.mul_scalar(alpha).unwrap()).unwrap())
+        .map(|((name, p), g)| {
+            let (pv, gv) = (p.to_f64_vec(), g.to_f64_vec());
+            let v: Vec<f64> = match sgd {
+                None => pv.iter().zip(&gv).map(|(p, g)| p - alpha * g).collect(),
+                Some(o) => {
+                    let b = o.buffers.get(name).unwrap().to_f64_vec();
+                    (0..pv.len())
+                        .map(|i| {
+                            pv[i] - alpha * (o.momentum * b[i] + gv[i] + o.weight_decay * pv[i])
+                        })
+                        .collect()
+                }
+            };
+            f64s(&v, p.shape())
+        })
         .collect();
     let fast = mt.params.with_tensors(fast).unwrap();
     let (_, fl, _) = s
@@ -209,7 +236,22 @@ fn meta_objective(
         .forward(&fast, &mt.buffers, x, true, false)
         .unwrap();
     let after = focal_loss(&fl[0], &onehot, 2.0).unwrap().item().unwrap();
-    after + 0.2 * entropy_term(&aux).unwrap().item().unwrap()
+    (
+        after,
+        after + 0.2 * entropy_term(&aux).unwrap().item().unwrap(),
+    )
+}
+
+/// The meta objective with the plain virtual step.
+fn meta_objective(
+    s: &MaxlSetup,
+    mt: &NetState,
+    gen: &NetState,
+    x: &Tensor,
+    y: &Tensor,
+    alpha: f64,
+) -> f64 {
+    meta_objective_at(s, mt, gen, x, y, alpha, None).1
 }
 
 /// theta2 moved by `step * u`.
@@ -321,4 +363,172 @@ fn first_order_generator_gradient_is_close_to_the_exact_one() {
         &s.stage2_first_order(&mt, &gen, &x, &y, 0.1).unwrap().grads,
     );
     assert!(rel < 1e-4, "scale 1e-6: relative distance {rel}");
+}
+
+/// A random direction in theta2's space.
+fn direction(gen: &NetState, rng: &mut Rng) -> Vec<Vec<f64>> {
+    gen.params
+        .tensors()
+        .iter()
+        .map(|p| (0..p.numel()).map(|_| rng.normal()).collect())
+        .collect()
+}
+
+/// theta1's optimiser after some steps: momentum 0.9, a weight decay large enough to matter,
+/// random momentum buffers.
+fn sgd_with_history(mt: &NetState) -> Sgd {
+    let mut opt = Sgd::new(0.1, 0.9, 0.05);
+    let mut rng = Rng::new(21);
+    for (name, p) in mt.params.iter() {
+        let b = Tensor::randn(p.shape(), DType::F64, &mut rng)
+            .mul_scalar(0.3)
+            .unwrap();
+        opt.state.insert(name, b);
+    }
+    opt
+}
+
+#[test]
+fn sgd_lookahead_meta_gradient_matches_finite_differences() {
+    let (s, mt, gen, x, y) = tiny();
+    let alpha = 0.1;
+    let opt = sgd_with_history(&mt);
+    let like = SgdState {
+        momentum: 0.9,
+        weight_decay: 0.05,
+        buffers: &opt.state,
+    };
+    let step = VirtualStep::like_sgd(&opt, alpha);
+    let out = s.stage2_at(&mt, &gen, &x, &y, &step, false).unwrap();
+    // The fast weights are the ones written out by hand: the primary loss there agrees.
+    let (after, _) = meta_objective_at(&s, &mt, &gen, &x, &y, alpha, Some(&like));
+    assert!(
+        close(out.loss_after, after, 1e-12),
+        "{} vs {after}",
+        out.loss_after
+    );
+    let mut rng = Rng::new(10);
+    for _ in 0..3 {
+        let u = direction(&gen, &mut rng);
+        let eps = 1e-7;
+        let f =
+            |e: f64| meta_objective_at(&s, &mt, &moved(&gen, &u, e), &x, &y, alpha, Some(&like)).1;
+        let fd = (f(eps) - f(-eps)) / (2.0 * eps);
+        let analytic = dot(&out.grads, &u);
+        assert!(
+            (analytic - fd).abs() <= 1e-7 + 1e-6 * fd.abs(),
+            "analytic {analytic} vs finite differences {fd}"
+        );
+    }
+    // It is another step than the plain one: the loss there and theta2's gradient differ.
+    let plain = s.stage2(&mt, &gen, &x, &y, alpha).unwrap();
+    assert!((plain.loss_after - out.loss_after).abs() > 1e-4);
+    let (rel, _) = relative_distance(&plain.grads, &out.grads);
+    assert!(rel > 1e-3, "relative distance {rel}");
+    // Without momentum and weight decay it is the plain step, number for number.
+    let bare = Sgd::new(0.1, 0.0, 0.0);
+    let same = s
+        .stage2_at(
+            &mt,
+            &gen,
+            &x,
+            &y,
+            &VirtualStep::like_sgd(&bare, alpha),
+            false,
+        )
+        .unwrap();
+    assert_eq!(same.loss_after.to_bits(), plain.loss_after.to_bits());
+    assert_eq!(relative_distance(&plain.grads, &same.grads).0, 0.0);
+}
+
+#[test]
+fn first_order_with_sgd_lookahead_converges_to_the_exact_gradient() {
+    let (mut s, mt, gen, x, y) = tiny();
+    let opt = sgd_with_history(&mt);
+    let step = VirtualStep::like_sgd(&opt, 0.1);
+    let exact = s.stage2_at(&mt, &gen, &x, &y, &step, false).unwrap();
+    s.fd_scale = 1e-6;
+    let fo = s
+        .stage2_first_order_at(&mt, &gen, &x, &y, &step, false)
+        .unwrap();
+    let (rel, _) = relative_distance(&exact.grads, &fo.grads);
+    assert!(rel < 1e-4, "relative distance {rel}");
+    assert!(close(fo.loss_after, exact.loss_after, 1e-12));
+}
+
+#[test]
+fn l2_norm_by_hand() {
+    let a = f64s(&[3.0, -4.0], &[2]);
+    let b = f64s(&[12.0], &[1, 1]);
+    assert!(close(l2_norm(&[a, b]).unwrap(), 13.0, 1e-15));
+    assert_eq!(l2_norm(&[]).unwrap(), 0.0);
+}
+
+/// ||lambda grad(H, theta2)|| for the generated labels of the batch.
+fn entropy_part(s: &MaxlSetup, gen: &NetState, x: &Tensor, y: &Tensor) -> f64 {
+    let (aux, _) = s.generate(gen, x, y, true).unwrap();
+    let h = entropy_term(&aux).unwrap();
+    let g = maxl_engine::grad(&[h], &gen.params.tensors(), None, false).unwrap();
+    0.2 * g
+        .iter()
+        .flat_map(|t| t.to_f64_vec())
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt()
+}
+
+fn norm(ts: &[Tensor]) -> f64 {
+    ts.iter()
+        .flat_map(|t| t.to_f64_vec())
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt()
+}
+
+#[test]
+fn the_gradient_parts_are_the_primary_and_entropy_gradients_and_change_nothing() {
+    let (s, mt, gen, x, y) = tiny();
+    let step = VirtualStep::plain(0.1);
+    let without_lambda = MaxlSetup {
+        entropy_weight: 0.0,
+        ..s.clone()
+    };
+    let want_entropy = entropy_part(&s, &gen, &x, &y);
+    assert!(want_entropy > 0.0);
+    for first_order in [false, true] {
+        let run = |s: &MaxlSetup, measure: bool| match first_order {
+            false => s.stage2_at(&mt, &gen, &x, &y, &step, measure).unwrap(),
+            true => s
+                .stage2_first_order_at(&mt, &gen, &x, &y, &step, measure)
+                .unwrap(),
+        };
+        let measured = run(&s, true);
+        let plain = run(&s, false);
+        assert!(plain.parts.is_none());
+        // The update is the same, bit for bit.
+        for (a, b) in measured.grads.iter().zip(&plain.grads) {
+            let bits = |t: &Tensor| {
+                t.to_f64_vec()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(bits(a), bits(b), "first order: {first_order}");
+        }
+        let parts = measured.parts.unwrap();
+        // The primary part is theta2's gradient with lambda = 0.
+        let want_primary = norm(&run(&without_lambda, false).grads);
+        assert!(
+            close(parts.primary, want_primary, 1e-9),
+            "first order {first_order}: primary {} vs {want_primary}",
+            parts.primary
+        );
+        assert!(
+            close(parts.entropy, want_entropy, 1e-9),
+            "first order {first_order}: entropy {} vs {want_entropy}",
+            parts.entropy
+        );
+        let zero = run(&without_lambda, true).parts.unwrap();
+        assert_eq!(zero.entropy, 0.0);
+    }
 }

@@ -1,5 +1,6 @@
 //! The trainer end to end on a small synthetic set: MAXL's virtual step lowers the meta loss on
-//! average, utilisation is reported, the baselines run, and one seed gives identical metrics.
+//! average, utilisation is reported, the baselines run, one seed gives identical metrics, and
+//! every method resumes from its checkpoint bit for bit.
 
 use maxl::data::{Loader, LoaderConfig, Synthetic};
 use maxl::metrics::EpochMetrics;
@@ -144,4 +145,80 @@ fn human_baseline_uses_the_finer_level_as_auxiliary_labels() {
     };
     assert!(Trainer::new(bad, &train).is_err());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every method's run stopped after one epoch, saved, restored into a fresh trainer and run on
+/// ends with the metrics and the state of a run that never stopped, bit for bit.
+#[test]
+fn every_method_resumes_exactly_from_its_checkpoint() {
+    use maxl::checkpoint::Checkpoint;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    let split = Synthetic::new(120, 40, [1, 16, 16], 4, 5).split().unwrap();
+    let (train, test) = (Arc::new(split.train), Arc::new(split.test));
+    let train_loader = Loader::new(train.clone(), LoaderConfig::train(&train, 40, 3)).unwrap();
+    let test_loader = Loader::new(test.clone(), LoaderConfig::eval(&test, 40)).unwrap();
+    let timeless = |mut m: EpochMetrics| {
+        m.pass1_s = 0.0;
+        m.pass2_s = 0.0;
+        m
+    };
+    // Every record's values and every tensor's name, shape and bits.
+    type Flat = Vec<(String, Vec<usize>, Vec<u64>)>;
+    let state = |t: &Trainer| -> (Vec<(String, String)>, Flat) {
+        let (mut values, mut tensors) = (Vec::new(), Vec::new());
+        for (c, r) in t.records().unwrap() {
+            values.extend(r.values().map(|(k, v)| (format!("{c}/{k}"), v.to_string())));
+            tensors.extend(r.tensors().map(|(k, x)| {
+                let bits = x.to_f64_vec().iter().map(|v| v.to_bits()).collect();
+                (format!("{c}/{k}"), x.shape().to_vec(), bits)
+            }));
+        }
+        (values, tensors)
+    };
+    for method in [
+        Method::Maxl,
+        Method::MaxlFo,
+        Method::Single,
+        Method::Random,
+        Method::KMeans,
+    ] {
+        let cfg = TrainConfig {
+            method,
+            psi: vec![2],
+            epochs: 2,
+            batch_size: 40,
+            seed: 3,
+            ..TrainConfig::default()
+        };
+        let epoch = |t: &mut Trainer| {
+            timeless(
+                t.run_epoch(&train_loader, &test_loader, &mut |_| {})
+                    .unwrap(),
+            )
+        };
+        let mut straight = Trainer::new(cfg.clone(), &train).unwrap();
+        let want = [epoch(&mut straight), epoch(&mut straight)];
+
+        let mut first = Trainer::new(cfg.clone(), &train).unwrap();
+        let one = epoch(&mut first);
+        let bytes = Checkpoint::of(&first, BTreeMap::new())
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        drop(first);
+        let mut resumed = Trainer::new(cfg, &train).unwrap();
+        Checkpoint::from_bytes(&bytes, Path::new("ckpt"))
+            .unwrap()
+            .restore(&mut resumed)
+            .unwrap();
+        assert_eq!(resumed.epoch, 1, "{method:?}");
+        let two = epoch(&mut resumed);
+        assert_eq!([one, two], want, "{method:?}");
+        assert!(
+            state(&resumed) == state(&straight),
+            "{method:?}: the final states differ"
+        );
+    }
 }

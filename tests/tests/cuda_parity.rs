@@ -32,6 +32,9 @@ fn device() -> Option<Device> {
                 !ci,
                 "CI=true but neither a GPU nor the kernel emulator: {e}"
             );
+            // benches/gpu_check.sh sets MAXL_REQUIRE_GPU=1: there, no GPU is a failure.
+            let required = std::env::var("MAXL_REQUIRE_GPU").is_ok_and(|v| v == "1" || v == "true");
+            assert!(!required, "{e}");
             eprintln!("SKIPPED: no GPU and no C++ compiler for the kernel emulator: {e}");
             None
         }

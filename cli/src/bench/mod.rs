@@ -26,7 +26,7 @@ pub struct Args {
     /// `allow_tf32`); off by default, so figures are plain FP32.
     #[arg(long)]
     tf32: bool,
-    /// Worker threads (default: all cores).
+    /// Worker threads; 0 or none: all cores (as `train`); at most 4 per core.
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -55,11 +55,7 @@ pub fn run(a: Args) -> Result<()> {
     let dev = Device::parse(&a.device)?;
     dev.ensure_available()?;
     maxl_engine::backend::cuda::set_allow_tf32(a.tf32);
-    if let Some(t) = a.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build_global()?;
-    }
+    crate::train::set_threads(a.threads)?;
     let threads = rayon::current_num_threads();
     match a.which.as_str() {
         "gemm" => gemm::run(threads, dev, a.tf32),

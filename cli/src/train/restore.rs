@@ -52,7 +52,7 @@ pub fn restore(run: &Path, o: Overrides) -> Result<Restored> {
     if let Some(d) = o.device {
         s.device = d;
     }
-    s.validate()?;
+    let valid = s.validate()?;
     let saved = dir.load(&run_settings)?.ok_or_else(|| {
         anyhow!(
             "{}: no checkpoint yet; has its first epoch finished?",
@@ -60,14 +60,12 @@ pub fn restore(run: &Path, o: Overrides) -> Result<Restored> {
         )
     })?;
     let split = super::data::load(&s)?;
-    let mut cfg = s.train.clone();
-    cfg.device = maxl_engine::Device::parse(&s.device)?;
-    let mut trainer = Trainer::new(cfg, &split.train)?;
-    let epoch = saved.checkpoint.epoch;
+    let device = maxl_engine::Device::parse(&s.device)?;
+    let mut trainer = Trainer::from_validated(valid.on_device(device), &split.train)?;
     saved
-        .checkpoint
         .restore(&mut trainer)
         .with_context(|| format!("the run's networks do not fit {}", s.dataset.name()))?;
+    let epoch = trainer.epoch;
     Ok(Restored {
         trainer,
         split,

@@ -1,15 +1,22 @@
-//! The resolved settings of a training run: which data (kind, folder, size, CIFAR-100 level),
-//! the device and the trainer's `TrainConfig`, as one flat TOML table. The run folder's
-//! `config.toml` uses the same keys as `--config` files, so a run's file reruns it.
+//! The settings of a training run, declared once: [`Settings`] is the data (kind, folder, size,
+//! CIFAR-100 level), the device and the trainer's [`TrainConfig`] flattened in. Each field is a
+//! flag of `maxl-cli train` (clap: its doc comment is the help, its `arg` attribute the
+//! default) and a key of the TOML files (serde: the field's name), so `--config` files and the
+//! run folder's `config.toml` use the flags' names in snake_case and a run's file reruns it.
+//! [`Settings::validate`] checks them once, after resolution (see `super::args`).
 
 use anyhow::{anyhow, bail, Context, Result};
-use maxl::models::Backbone;
-use maxl::train::{Method, ScheduleKind, TrainConfig};
+use clap::{ArgMatches, FromArgMatches};
+use maxl::train::config::parse_count;
+use maxl::train::{ScheduleKind, TrainConfig, Validated};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 /// The data sets `--dataset` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum DatasetKind {
     FashionMnist,
     Mnist,
@@ -46,30 +53,58 @@ impl DatasetKind {
     }
 }
 
-/// Every setting that shapes a run's numbers, plus where its data live.
-#[derive(Debug, Clone, PartialEq)]
+impl TryFrom<String> for DatasetKind {
+    type Error = anyhow::Error;
+    fn try_from(s: String) -> Result<DatasetKind> {
+        DatasetKind::parse(&s)
+    }
+}
+
+impl From<DatasetKind> for String {
+    fn from(d: DatasetKind) -> String {
+        d.name().to_string()
+    }
+}
+
+/// Every setting that shapes a run's numbers, plus where its data live and run.
+#[derive(clap::Args, Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[command(next_help_heading = "Data and device")]
 pub struct Settings {
+    /// Data set: fashion-mnist, mnist, cifar10, cifar100, image-folder (DIR/train/<class>/*,
+    /// DIR/test/<class>/*) or synthetic (generated, learnable toy images)
+    #[arg(long, value_name = "NAME", default_value = "fashion-mnist", value_parser = DatasetKind::parse)]
     pub dataset: DatasetKind,
-    /// None: the data set's default folder (Fashion-MNIST: Debian's package).
+    /// Folder of the data set's files [default for fashion-mnist:
+    /// /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist; required for mnist,
+    /// cifar10, cifar100, image-folder]
+    #[arg(long, value_name = "DIR")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// Training samples kept (synthetic: generated).
+    /// Train on a fixed random subset of N training images (chosen by --seed); for synthetic
+    /// data, the number of images generated [default: all; synthetic: 1000]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_limit: Option<usize>,
-    /// CIFAR-100's primary level: 3, 10, 20 or 100.
+    /// CIFAR-100 only: the primary task's level, 3, 10, 20 or 100 classes [default: 100]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_level: Option<usize>,
+    /// Device: cpu, cuda or cuda:N (a GPU through the CUDA driver; MAXL_CUDA_EMULATOR=1 runs
+    /// the same kernels on the CPU, slowly, for testing)
+    #[arg(long, value_name = "DEV", default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    #[serde(flatten)]
     pub train: TrainConfig,
 }
 
 impl Default for Settings {
+    /// The flags' defaults (an empty command line).
     fn default() -> Self {
-        Settings {
-            dataset: DatasetKind::FashionMnist,
-            data_dir: None,
-            train_limit: None,
-            primary_level: None,
-            device: "cpu".into(),
-            train: TrainConfig::default(),
-        }
+        let cmd = <Settings as clap::Args>::augment_args(clap::Command::new("defaults"));
+        cmd.try_get_matches_from(["defaults"])
+            .and_then(|m| Settings::from_arg_matches(&m))
+            .expect("the settings' defaults parse")
     }
 }
 
@@ -77,67 +112,85 @@ impl Default for Settings {
 /// computation, not the numbers.
 pub const PLACE_KEYS: [&str; 2] = ["data_dir", "device"];
 
-/// Parses `k` or a comma list `k1,k2,..` of auxiliary classes per primary class.
-pub fn parse_psi(s: &str) -> Result<Vec<usize>> {
-    let psi: Option<Vec<usize>> = s.split(',').map(|p| p.trim().parse().ok()).collect();
-    match psi {
-        Some(v) if !v.is_empty() && !v.contains(&0) => Ok(v),
-        _ => bail!("bad psi '{s}': expected a number of auxiliary classes per primary class (k >= 1) or a comma list like 3,3,2"),
+/// Every key of a settings table: the ids of the flags, which are the fields' names.
+pub fn known_keys() -> Vec<String> {
+    <Settings as clap::Args>::augment_args(clap::Command::new("keys"))
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect()
+}
+
+/// Parsed flags of type `T` and the keys the command line gave (rather than defaults), so that
+/// only those override a `--config` file or a resumed run's settings.
+#[derive(Debug, Clone)]
+pub struct Given<T> {
+    pub value: T,
+    pub explicit: BTreeSet<String>,
+}
+
+impl<T: FromArgMatches> FromArgMatches for Given<T> {
+    fn from_arg_matches(m: &ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let explicit = known_keys()
+            .into_iter()
+            .filter(|k| m.value_source(k) == Some(clap::parser::ValueSource::CommandLine))
+            .collect();
+        Ok(Given {
+            value: T::from_arg_matches(m)?,
+            explicit,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> std::result::Result<(), clap::Error> {
+        *self = Given::from_arg_matches(m)?;
+        Ok(())
     }
 }
 
-fn int(v: &Value, key: &str) -> Result<usize> {
-    v.as_integer()
-        .and_then(|i| usize::try_from(i).ok())
-        .ok_or_else(|| anyhow!("{key} must be a non-negative integer, not {v}"))
-}
+impl<T: clap::Args> clap::Args for Given<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        T::augment_args(cmd)
+    }
 
-fn string<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
-    v.as_str()
-        .ok_or_else(|| anyhow!("{key} must be a string, not {v}"))
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        T::augment_args_for_update(cmd)
+    }
 }
 
 impl Settings {
-    /// The settings as one flat table (keys in snake_case, as the `--config` file's).
-    pub fn to_table(&self) -> Result<Table> {
-        let mut t = Table::try_from(&self.train).context("settings to TOML")?;
-        t.insert("dataset".into(), self.dataset.name().into());
-        if let Some(d) = &self.data_dir {
-            let s = d
-                .to_str()
-                .ok_or_else(|| anyhow!("data folder {} is not valid UTF-8", d.display()))?;
-            t.insert("data_dir".into(), s.into());
-        }
-        if let Some(n) = self.train_limit {
-            t.insert("train_limit".into(), Value::Integer(n as i64));
-        }
-        if let Some(n) = self.primary_level {
-            t.insert("primary_level".into(), Value::Integer(n as i64));
-        }
-        t.insert("device".into(), self.device.clone().into());
-        Ok(t)
-    }
-
-    /// Every key a settings table may hold.
-    fn known_keys() -> Result<Vec<String>> {
-        let probe = Settings {
-            data_dir: Some("x".into()),
-            train_limit: Some(1),
-            primary_level: Some(1),
-            train: TrainConfig {
-                aux_level: Some(1),
-                ..TrainConfig::default()
-            },
+    /// The defaults of a new run on `dataset`: the flags' defaults, but for cifar100 the
+    /// authors' CIFAR-100 settings (MODELS.md, their code): SGD lr 0.01 without momentum or
+    /// weight decay, halved every 50 epochs, 200 epochs. A `--config` file and the flags go
+    /// over these (see `Args::resolve_new`).
+    pub fn defaults_for(dataset: DatasetKind) -> Settings {
+        let mut s = Settings {
+            dataset,
             ..Settings::default()
         };
-        Ok(probe.to_table()?.keys().cloned().collect())
+        if dataset == DatasetKind::Cifar100 {
+            let t = &mut s.train;
+            (t.lr, t.momentum, t.weight_decay) = (0.01, 0.0, 0.0);
+            (t.schedule, t.epochs) = (ScheduleKind::Step, 200);
+        }
+        s
+    }
+
+    /// The settings as one flat table (keys in snake_case, as the `--config` file's).
+    pub fn to_table(&self) -> Result<Table> {
+        Table::try_from(self).context("settings to TOML")
+    }
+
+    /// Settings from a full table (as `to_table` writes).
+    pub fn from_table(t: Table) -> Result<Settings> {
+        Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow!("{}", one_line(&e.to_string())))
     }
 
     /// These settings with the keys of `file` put over them; `source` names the file in errors.
     /// Keys may be written with `-` or `_`; `psi` may be a number, a list or a "3,3,2" string.
     pub fn overlay(&self, file: &Table, source: &str) -> Result<Settings> {
-        let known = Settings::known_keys()?;
         let mut t = self.to_table()?;
+        let known = known_keys();
         for (key, value) in file {
             let k = key.replace('-', "_");
             if !known.contains(&k) {
@@ -146,62 +199,22 @@ impl Settings {
                     known.join(", ")
                 );
             }
-            let value = match (k.as_str(), value) {
-                ("psi", Value::Integer(_)) => Value::Array(vec![value.clone()]),
-                ("psi", Value::String(s)) => {
-                    let psi = parse_psi(s).with_context(|| source.to_string())?;
-                    Value::Array(psi.into_iter().map(|p| Value::Integer(p as i64)).collect())
-                }
-                _ => value.clone(),
-            };
-            t.insert(k, value);
+            t.insert(k, value.clone());
         }
         Settings::from_table(t).with_context(|| source.to_string())
     }
 
-    /// Settings from a full table (as `to_table` writes).
-    pub fn from_table(mut t: Table) -> Result<Settings> {
-        // Names checked here for the same messages as the flags give.
-        if let Some(v) = t.get("method") {
-            Method::parse(string(v, "method")?)?;
+    /// These settings with the values of the flags that `given` names put over them.
+    pub fn with_flags(&self, given: &Given<Settings>) -> Result<Settings> {
+        let mut t = self.to_table()?;
+        let flags = given.value.to_table()?;
+        for key in &given.explicit {
+            match flags.get(key) {
+                Some(v) => t.insert(key.clone(), v.clone()),
+                None => t.remove(key),
+            };
         }
-        if let Some(v) = t.get("schedule") {
-            ScheduleKind::parse(string(v, "schedule")?)?;
-        }
-        if let Some(v) = t.get("model") {
-            Backbone::parse(string(v, "model")?)?;
-        }
-        let dataset = match t.remove("dataset") {
-            Some(v) => DatasetKind::parse(string(&v, "dataset")?)?,
-            None => bail!("no dataset given"),
-        };
-        let data_dir = match t.remove("data_dir") {
-            Some(v) => Some(PathBuf::from(string(&v, "data_dir")?)),
-            None => None,
-        };
-        let train_limit = t
-            .remove("train_limit")
-            .map(|v| int(&v, "train_limit"))
-            .transpose()?;
-        let primary_level = t
-            .remove("primary_level")
-            .map(|v| int(&v, "primary_level"))
-            .transpose()?;
-        let device = match t.remove("device") {
-            Some(v) => string(&v, "device")?.to_string(),
-            None => "cpu".into(),
-        };
-        let train: TrainConfig = Value::Table(t)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow!("{}", one_line(&e.to_string())))?;
-        Ok(Settings {
-            dataset,
-            data_dir,
-            train_limit,
-            primary_level,
-            device,
-            train,
-        })
+        Settings::from_table(t)
     }
 
     /// Reads a settings file, over the defaults.
@@ -217,35 +230,11 @@ impl Settings {
         ))
     }
 
-    /// Checks the combinations that the trainer would only find later, or not at all.
-    pub fn validate(&self) -> Result<()> {
-        let t = &self.train;
-        Backbone::parse(&t.model)?;
-        if t.epochs == 0 || t.batch_size == 0 {
-            bail!("epochs and batch size must be at least 1");
-        }
-        for (name, v) in [
-            ("lr", t.lr),
-            ("gen-lr", t.gen_lr),
-            ("momentum", t.momentum),
-            ("weight-decay", t.weight_decay),
-            ("entropy-weight", t.entropy_weight),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                bail!("--{name} must be a finite number >= 0, not {v}");
-            }
-        }
-        if t.psi.is_empty() || t.psi.contains(&0) {
-            bail!(
-                "psi {:?}: every primary class needs at least one auxiliary class",
-                t.psi
-            );
-        }
+    /// Checks every setting once: the trainer's (see `TrainConfig::validate`) and the data's;
+    /// the trainer is built from what this returns.
+    pub fn validate(&self) -> Result<Validated> {
         if self.primary_level.is_some() && self.dataset != DatasetKind::Cifar100 {
             bail!("--primary-level applies to cifar100 only (levels 3, 10, 20, 100)");
-        }
-        if t.aux_level.is_some() && t.method != Method::Human {
-            bail!("--aux-level applies to --method human only");
         }
         if self.train_limit == Some(0) {
             bail!("--train-limit must be at least 1");
@@ -253,7 +242,7 @@ impl Settings {
         if self.dataset == DatasetKind::Synthetic && self.data_dir.is_some() {
             bail!("synthetic data are generated: drop --data-dir");
         }
-        Ok(())
+        Ok(self.train.clone().validate()?)
     }
 
     /// One line per key where `other` differs from these settings, leaving out
@@ -291,9 +280,61 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use maxl::train::{Lookahead, Method};
 
     fn table(s: &str) -> Table {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_defaults_are_models_md() {
+        let d = Settings::default();
+        assert_eq!(d.dataset, DatasetKind::FashionMnist);
+        assert_eq!(
+            (d.data_dir, d.train_limit, d.primary_level),
+            (None, None, None)
+        );
+        assert_eq!(d.device, "cpu");
+        let t = d.train;
+        assert_eq!((t.method, t.model.as_str()), (Method::Maxl, "convnet4"));
+        assert_eq!((t.psi, t.aux_level), (vec![3], None));
+        assert_eq!((t.epochs, t.batch_size, t.seed), (20, 100, 0));
+        assert_eq!((t.lr, t.momentum, t.weight_decay), (0.1, 0.9, 5e-4));
+        assert_eq!((t.gen_lr, t.gen_weight_decay), (1e-3, 5e-4));
+        assert_eq!(t.schedule, ScheduleKind::Cosine);
+        assert_eq!((t.focal_gamma, t.entropy_weight), (2.0, 0.2));
+        assert_eq!((t.exact_mask, t.cosine_every), (false, 10));
+        assert_eq!(t.init, maxl::nn::init::InitScheme::Auto);
+    }
+
+    #[test]
+    fn every_toml_key_is_a_documented_flag() {
+        let probe = Settings {
+            data_dir: Some("x".into()),
+            train_limit: Some(1),
+            primary_level: Some(1),
+            train: TrainConfig {
+                aux_level: Some(1),
+                lookahead: Lookahead::Sgd,
+                ..TrainConfig::default()
+            },
+            ..Settings::default()
+        };
+        let keys: Vec<String> = probe.to_table().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 24, "{keys:?}");
+        let cmd = <Settings as clap::Args>::augment_args(clap::Command::new("train"));
+        for key in &keys {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == key.as_str())
+                .unwrap_or_else(|| panic!("no flag for key {key}"));
+            assert_eq!(arg.get_long(), Some(key.replace('_', "-").as_str()));
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(help.len() > 20, "--{key}: help '{help}'");
+        }
+        let mut known = known_keys();
+        known.sort();
+        assert_eq!(known, keys, "flags and keys are the same set");
     }
 
     #[test]
@@ -307,6 +348,7 @@ mod tests {
                 aux_level: Some(100),
                 psi: vec![3, 2],
                 lr: 0.01,
+                exact_mask: true,
                 ..TrainConfig::default()
             },
             ..Settings::default()
@@ -332,6 +374,54 @@ mod tests {
     }
 
     #[test]
+    fn a_first_edition_run_config_is_read_as_it_was_written() {
+        // config.toml of a run of the first edition (maxl-cli at 47bb17d), as written.
+        let text = "# maxl-cli train settings (pass this file to --config to run them again)
+batch_size = 100
+cosine_every = 10
+dataset = \"synthetic\"
+device = \"cpu\"
+entropy_weight = 0.2
+epochs = 2
+exact_mask = false
+focal_gamma = 2.0
+gen_lr = 0.001
+gen_weight_decay = 0.0005
+lr = 0.1
+method = \"maxl\"
+model = \"convnet4\"
+momentum = 0.9
+psi = [3]
+schedule = \"cosine\"
+seed = 0
+train_limit = 200
+weight_decay = 0.0005
+";
+        let s = Settings::default()
+            .overlay(&table(text), "config.toml")
+            .unwrap();
+        let want = Settings {
+            dataset: DatasetKind::Synthetic,
+            train_limit: Some(200),
+            train: TrainConfig {
+                epochs: 2,
+                ..TrainConfig::default()
+            },
+            ..Settings::default()
+        };
+        assert_eq!(s, want);
+        // Written back as it was, plus the key it lacked: a run before --init existed reads
+        // as init = "auto" (its checkpoint holds its weights; see --init's help).
+        assert_eq!(
+            s.to_toml().unwrap(),
+            text.replace(
+                "gen_weight_decay = 0.0005\n",
+                "gen_weight_decay = 0.0005\ninit = \"auto\"\n"
+            ),
+        );
+    }
+
+    #[test]
     fn bad_files_name_the_key_or_value() {
         let d = Settings::default();
         let e = d.overlay(&table("lr_typo = 1.0"), "f.toml").unwrap_err();
@@ -345,6 +435,34 @@ mod tests {
         let e = d.overlay(&table("epochs = \"ten\""), "f.toml").unwrap_err();
         let msg = format!("{e:#}");
         assert!(msg.starts_with("f.toml: ") && !msg.contains('\n'), "{msg}");
-        assert!(parse_psi("3,x").is_err() && parse_psi("0").is_err());
+        let e = d.overlay(&table("psi = \"3,x\""), "f.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("bad psi '3,x'"), "{e:#}");
+    }
+
+    #[test]
+    fn validation_names_the_one_bad_value() {
+        let d = Settings::default();
+        let mut s = d.clone();
+        s.train.lr = -1.0;
+        let e = s.validate().unwrap_err().to_string();
+        assert_eq!(e, "--lr must be a finite number >= 0, not -1");
+        let mut s = d.clone();
+        s.train.psi = vec![3, 0];
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("psi [3, 0]"), "{e}");
+        let mut s = d.clone();
+        s.primary_level = Some(20);
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("cifar100 only"));
+        let mut s = d;
+        s.train.model = "vgg19".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown model 'vgg19'"));
     }
 }

@@ -18,6 +18,7 @@ use crate::train::restore::{restore, Overrides};
 use crate::train::set_threads;
 use anyhow::{bail, Result};
 use maxl::data::Dataset;
+use maxl::train::config::parse_count;
 use maxl::train::Trainer;
 use serde_json::json;
 use std::path::PathBuf;
@@ -45,24 +46,26 @@ pub struct Args {
     /// Folder of the data set's files [default: the run's, for the run's data set]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// aux_examples.png: how many primary classes, the first N [default: 3]
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// aux_examples.png: how many primary classes, the first N
+    #[arg(long, value_name = "N", default_value_t = 3, allow_negative_numbers = true,
+          value_parser = parse_count)]
     classes: usize,
     /// aux_examples.png: these primary classes instead of the first --classes ones, as a comma
     /// list of indices or class names (any case), e.g. 0,4,7 or cat,dog
     #[arg(long, value_name = "LIST")]
     pick: Option<String>,
-    /// tsne.png: at most N test images, a random subset chosen by the run's seed [default: 1000]
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// tsne.png: at most N test images, a random subset chosen by the run's seed
+    #[arg(long, value_name = "N", default_value_t = 1000, allow_negative_numbers = true,
+          value_parser = parse_count)]
     points: usize,
     /// Draw only this picture: tsne or aux-examples [default: both]
     #[arg(long, value_name = "WHICH")]
     only: Option<Only>,
     /// Images per forward pass [default: the run's batch size]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     batch_size: Option<usize>,
-    /// Worker threads [default: all cores]
-    #[arg(long, value_name = "N")]
+    /// Worker threads; 0 or none: all cores; at most 4 per core
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     threads: Option<usize>,
 }
 
@@ -169,7 +172,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut aux_out = None;
     let mut missing_generator = None;
     if let Some(classes) = &classes {
-        match &loaded.trainer.gen {
+        match loaded.trainer.strategy.generator() {
             Some(gen) => {
                 let path = a.run.join(AUX_EXAMPLES);
                 aux_examples::write(&path, &loaded, gen, classes)?;

@@ -99,3 +99,24 @@ pub fn without_timing(mut v: Vec<Value>) -> Vec<Value> {
 pub fn json_file(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
+
+/// The text of a run's metrics.jsonl with the keys that measure time cut out of each line,
+/// every other byte as written (for byte-for-byte comparisons of runs).
+pub fn metrics_text_without_timing(run: &Path) -> String {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut line = line.to_string();
+        for key in ["pass1_s", "pass2_s"] {
+            let field = format!(",\"{key}\":");
+            if let Some(i) = line.find(&field) {
+                let rest = &line[i + 1..];
+                let end = rest.find([',', '}']).expect("a JSON object line");
+                line = format!("{}{}", &line[..i], &rest[end..]);
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

@@ -88,6 +88,65 @@ template <typename T> static int run(const char* tag, const ConvGeom& g, bool tc
     return 0;
 }
 
+// The forward and input gradient split over GEMM K (conv2d_*_splitk) against the CPU formula:
+// each split's partial to ws, then splitk_reduce in order. `splits` = 1 runs the split kernels
+// as the plain ones (ws unused).
+template <typename T> static void run_split(const char* tag, const ConvGeom& g, bool tc, int splits,
+                                            int k_chunk_fwd, int k_chunk_dgrad, double atol,
+                                            double rtol, Checker& c, Rng& rng) {
+    const size_t nx = (size_t)g.n * g.c * g.h * g.w, nw = (size_t)g.k * g.c * g.r * g.s;
+    const size_t ny = (size_t)g.n * g.k * g.ho * g.wo;
+    auto x = rng.vec<T>(nx), w = rng.vec<T>(nw), bias = rng.vec<T>(g.k), dy = rng.vec<T>(ny);
+    std::vector<double> y_ref(ny, 0.0), dx_ref(nx, 0.0);
+    auto X = [&](int n, int ch, int ih, int iw) { return (((size_t)n * g.c + ch) * g.h + ih) * g.w + iw; };
+    auto W = [&](int k, int ch, int r, int s) { return (((size_t)k * g.c + ch) * g.r + r) * g.s + s; };
+    auto Y = [&](int n, int k, int oh, int ow) { return (((size_t)n * g.k + k) * g.ho + oh) * g.wo + ow; };
+    taps(g, [&](int n, int k, int ch, int oh, int ow, int r, int s, int ih, int iw) {
+        y_ref[Y(n, k, oh, ow)] += (double)x[X(n, ch, ih, iw)] * (double)w[W(k, ch, r, s)];
+        dx_ref[X(n, ch, ih, iw)] += (double)dy[Y(n, k, oh, ow)] * (double)w[W(k, ch, r, s)];
+    });
+    for (int n = 0; n < g.n; ++n)
+        for (int k = 0; k < g.k; ++k)
+            for (int q = 0; q < g.ho * g.wo; ++q) y_ref[((size_t)n * g.k + k) * g.ho * g.wo + q] += (double)bias[k];
+    const int threads = tc ? 128 : 256;
+    const unsigned pix = g.n * g.ho * g.wo, ipix = g.n * g.h * g.w;
+    std::vector<T> y(ny, (T)NAN), dx(nx, (T)NAN);
+    std::vector<T> wsy((size_t)splits * ny, (T)NAN), wsx((size_t)splits * nx, (T)NAN);
+    T* py = splits > 1 ? nullptr : y.data(); // the split kernels must not touch y then
+    T* pdx = splits > 1 ? nullptr : dx.data();
+    if constexpr (sizeof(T) == 4) {
+        auto fwd = tc ? conv2d_fwd_splitk_tf32_f32 : conv2d_fwd_splitk_f32;
+        auto dgr = tc ? conv2d_dgrad_splitk_tf32_f32 : conv2d_dgrad_splitk_f32;
+        emu_launch(fwd, dim3(ceil_div(pix, 64), ceil_div(g.k, 64), splits), dim3(threads), g,
+                   (const T*)x.data(), (const T*)w.data(), (const T*)bias.data(), py, wsy.data(),
+                   k_chunk_fwd);
+        emu_launch(dgr, dim3(ceil_div(ipix, 64), ceil_div(g.c, 64), splits), dim3(threads), g,
+                   (const T*)dy.data(), (const T*)w.data(), pdx, wsx.data(), k_chunk_dgrad);
+        if (splits > 1) {
+            emu_launch(splitk_reduce_f32, dim3(3), dim3(256), (i64)ny, splits, (const T*)wsy.data(),
+                       y.data(), 1.0f, 0.0f);
+            emu_launch(splitk_reduce_f32, dim3(3), dim3(256), (i64)nx, splits, (const T*)wsx.data(),
+                       dx.data(), 1.0f, 0.0f);
+        }
+    } else {
+        emu_launch(conv2d_fwd_splitk_f64, dim3(ceil_div(pix, 64), ceil_div(g.k, 64), splits),
+                   dim3(threads), g, (const T*)x.data(), (const T*)w.data(),
+                   (const T*)bias.data(), py, wsy.data(), k_chunk_fwd);
+        emu_launch(conv2d_dgrad_splitk_f64, dim3(ceil_div(ipix, 64), ceil_div(g.c, 64), splits),
+                   dim3(threads), g, (const T*)dy.data(), (const T*)w.data(), pdx, wsx.data(),
+                   k_chunk_dgrad);
+        if (splits > 1) {
+            emu_launch(splitk_reduce_f64, dim3(3), dim3(256), (i64)ny, splits, (const T*)wsy.data(),
+                       y.data(), 1.0, 0.0);
+            emu_launch(splitk_reduce_f64, dim3(3), dim3(256), (i64)nx, splits, (const T*)wsx.data(),
+                       dx.data(), 1.0, 0.0);
+        }
+    }
+    std::string t = std::string(tag) + " split-K " + std::to_string(splits);
+    c.close(t + " fwd", y, y_ref, atol, rtol);
+    c.close(t + " dgrad", dx, dx_ref, atol, rtol);
+}
+
 int test_conv() {
     Checker c;
     Rng rng(4);
@@ -103,5 +162,20 @@ int test_conv() {
     ConvGeom b = geom(2, 4, 6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1);
     run<double>("conv2d_f64 3x3 pad 1", b, false, 4, 1e-12, 1e-12, c, rng);
     run<float>("conv2d_tf32_f32 3x3 pad 1", b, true, 1, 3e-2, 5e-3, c, rng);
+    // VGG's small layers: 3x3 pad 1 on 2x2 and 4x4 images, more than one 64-wide tile of
+    // channels. K = 70 * 9 = 630 for the forward and 66 * 9 = 594 for dgrad: chunks of 160
+    // (4 splits), 128 (6 splits: the last starts past the end of K and is empty), 100 (not a
+    // multiple of 16).
+    ConvGeom v2 = geom(3, 70, 2, 2, 66, 3, 3, 1, 1, 1, 1, 1, 1);
+    run_split<double>("conv2d_f64 2x2 3x3 p1", v2, false, 4, 160, 160, 1e-12, 1e-12, c, rng);
+    run_split<double>("conv2d_f64 2x2 3x3 p1", v2, false, 6, 128, 128, 1e-12, 1e-12, c, rng);
+    run_split<double>("conv2d_f64 2x2 3x3 p1", v2, false, 1, 0, 0, 1e-12, 1e-12, c, rng);
+    run_split<float>("conv2d_f32 2x2 3x3 p1", v2, false, 7, 100, 100, 1e-4, 1e-5, c, rng);
+    run_split<float>("conv2d_tf32_f32 2x2 3x3 p1", v2, true, 3, 224, 208, 5e-2, 5e-3, c, rng);
+    ConvGeom v4 = geom(2, 20, 4, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1);
+    run_split<float>("conv2d_f32 4x4 3x3 p1", v4, false, 2, 96, 112, 1e-4, 1e-5, c, rng);
+    // Strided and dilated geometry through the split kernels (dgrad's stride test per tap).
+    ConvGeom sd = geom(2, 9, 9, 7, 11, 3, 2, 2, 1, 1, 1, 1, 2);
+    run_split<double>("conv2d_f64 3x2 s(2,1) d(1,2)", sd, false, 3, 20, 32, 1e-12, 1e-12, c, rng);
     return c.failures;
 }

@@ -5,7 +5,7 @@
 //! batches are the same bits whatever the timing.
 
 use super::dataset::Dataset;
-use super::derive_seed;
+use super::seed::derive_seed;
 use super::transform::{apply_tables, Augment, Normalize};
 use crate::error::{Error, Result};
 use maxl_engine::{Rng, Tensor};

@@ -3,6 +3,7 @@
 //! the train/test [`Split`]. Subsets (`train_limit`) copy only the samples they keep.
 
 use super::label_hierarchy::LabelHierarchy;
+use super::labels::out_of_range;
 use crate::error::{Error, Result};
 use maxl_engine::Rng;
 
@@ -222,15 +223,6 @@ impl Dataset {
     }
 }
 
-/// The first label outside `0..classes`, with its index.
-pub(crate) fn out_of_range(labels: &[i64], classes: usize) -> Option<(usize, i64)> {
-    labels
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l < 0 || l as u64 >= classes as u64)
-        .map(|(i, &l)| (i, l))
-}
-
 /// A training set and a test set of the same image shape and classes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
@@ -239,8 +231,20 @@ pub struct Split {
 }
 
 impl Split {
-    /// Checks that the two sets agree on image shape and class count.
+    /// Checks that neither set is empty and that the two agree on image shape and class count.
     pub fn new(train: Dataset, test: Dataset) -> Result<Split> {
+        for (set, what) in [(&train, "training"), (&test, "test")] {
+            if set.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the {what} set holds no images: nothing to {}",
+                    if what == "test" {
+                        "test on"
+                    } else {
+                        "train on"
+                    }
+                )));
+            }
+        }
         if train.image_shape() != test.image_shape() || train.classes() != test.classes() {
             return Err(Error::Invalid(format!(
                 "split: train images {:?} with {} classes, test images {:?} with {} classes",

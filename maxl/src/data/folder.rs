@@ -101,7 +101,7 @@ fn header(p: &Path) -> Result<(u32, u32, bool)> {
             return Err(bad(
                 p,
                 format!(
-                    "is {w}x{h}: decoding it would take {} bytes, more than the {} MiB an image \
+                    "is {h}x{w} (height x width): decoding it would take {} bytes, more than the {} MiB an image \
                      may take",
                     dec.total_bytes(),
                     max >> 20
@@ -119,9 +119,9 @@ fn decode(p: &Path, c: usize, (w, h): (u32, u32), out: &mut [u8]) -> Result<()> 
         return Err(bad(
             p,
             format!(
-                "decodes to {}x{}, expected {w}x{h}",
-                img.width(),
-                img.height()
+                "decodes to {}x{} (height x width), expected {h}x{w}",
+                img.height(),
+                img.width()
             ),
         ));
     }
@@ -161,7 +161,7 @@ pub fn read_image_folder(root: &Path) -> Result<Split> {
             return Err(bad(
                 p,
                 format!(
-                    "is {w}x{h}, but {} is {w0}x{h0}: all images must have one size",
+                    "is {h}x{w} (height x width), but {} is {h0}x{w0}: all images must have one size",
                     first.display()
                 ),
             ));

@@ -3,8 +3,9 @@
 //! bytes), also named `train-images.idx3-ubyte` etc. Debian's `dataset-fashion-mnist` installs the
 //! `-idx3-ubyte.gz` names in [`FASHION_MNIST_DEBIAN`].
 
-use super::dataset::{out_of_range, Dataset, Split};
+use super::dataset::{Dataset, Split};
 use super::io::{bad, find_file, gunzip_if_gz, read_maybe_gz, require_dir, IN_MEMORY};
+use super::labels::out_of_range;
 use super::names;
 use crate::error::Result;
 use std::path::Path;
@@ -83,8 +84,9 @@ fn parse_header(b: &[u8]) -> std::result::Result<(Vec<usize>, usize), String> {
     }
     if have > want {
         return Err(format!(
-            "{} bytes past the end of the {dims:?} array",
-            have - want
+            "the header declares {nd} dimensions {dims:?} ({want} data bytes), but {have} data \
+             bytes follow: the dimension count does not fit the file (an images file has 3 \
+             dimensions, a labels file 1)"
         ));
     }
     Ok((dims, header))

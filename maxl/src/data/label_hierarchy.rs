@@ -56,7 +56,7 @@ impl LabelHierarchy {
             all_parents.push(p);
         }
         let fine = *sizes.last().unwrap_or(&0);
-        if let Some((i, l)) = super::dataset::out_of_range(&finest, fine) {
+        if let Some((i, l)) = super::labels::out_of_range(&finest, fine) {
             return Err(Error::Invalid(format!(
                 "hierarchy: label {l} of sample {i} is outside 0..{fine}"
             )));

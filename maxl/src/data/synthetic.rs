@@ -3,7 +3,7 @@
 //! class's pattern plus Gaussian pixel noise. One seed gives the same bytes on every machine.
 
 use super::dataset::{Dataset, Split};
-use super::derive_seed;
+use super::seed::derive_seed;
 use crate::error::{Error, Result};
 use maxl_engine::Rng;
 use rayon::prelude::*;

@@ -1,7 +1,8 @@
 //! ConvNet-4 (the paper's 4-layer ConvNet): 4 blocks of conv -> BN -> ReLU -> 2x2 max-pool with
 //! 32, 64, 128, 256 channels, then flatten (F = 256 for 28x28, 1024 for 32x32).
 
-use super::{build_conv_bn, conv_bn_relu, pool, InputShape};
+use super::blocks::{build_conv_bn, conv_bn_relu, pool};
+use super::input::InputShape;
 use crate::nn::{Builder, Forward};
 use crate::Result;
 use maxl_engine::Tensor;

@@ -2,7 +2,10 @@
 //! `aux` (sum psi); the label generator one head `gen` (sum psi) whose logits go through Mask
 //! SoftMax; the single-task network one head `primary`.
 
-use super::{build_head, head_forward, Backbone, InputShape};
+use super::backbone::Backbone;
+use super::blocks::{build_head, head_forward};
+use super::input::InputShape;
+use crate::nn::init::InitScheme;
 use crate::nn::{Builder, Forward, Params};
 use crate::Result;
 use maxl_engine::{Rng, Tensor};
@@ -14,8 +17,10 @@ pub struct Net {
     pub input: InputShape,
     /// (name, classes) of each head, in output order.
     pub heads: Vec<(&'static str, usize)>,
-    /// Label-generator initialisation (Xavier normal) rather than the multi-task one.
+    /// The label generator (which some init schemes start differently).
     pub generator: bool,
+    /// How weights and biases start (`--init`).
+    pub init_scheme: InitScheme,
 }
 
 /// Parameters (leaves that require grad) and buffers of a network.
@@ -43,6 +48,7 @@ impl Net {
             input,
             heads: vec![("primary", primary), ("aux", aux)],
             generator: false,
+            init_scheme: InitScheme::Auto,
         }
     }
 
@@ -53,6 +59,7 @@ impl Net {
             input,
             heads: vec![("gen", aux)],
             generator: true,
+            init_scheme: InitScheme::Auto,
         }
     }
 
@@ -63,13 +70,20 @@ impl Net {
             input,
             heads: vec![("primary", primary)],
             generator: false,
+            init_scheme: InitScheme::Auto,
         }
+    }
+
+    /// The same network started by `init` instead of [`InitScheme::Auto`].
+    pub fn with_init(mut self, init: InitScheme) -> Net {
+        self.init_scheme = init;
+        self
     }
 
     /// Fresh parameters and buffers from a seeded generator.
     pub fn init(&self, rng: &mut Rng) -> Result<NetState> {
         let fin = self.backbone.features(self.input)?;
-        let (conv_init, linear_init) = self.backbone.inits(self.generator);
+        let (conv_init, linear_init) = self.backbone.inits(self.init_scheme, self.generator);
         let mut b = Builder::new(rng, conv_init, linear_init);
         self.backbone.build(&mut b, "trunk", self.input);
         for &(name, n) in &self.heads {

@@ -1,7 +1,8 @@
 //! VGG-16 as the authors' code: 13 conv -> BN -> ReLU layers in 5 stages (64, 128, 256, 512,
 //! 512 channels), each stage ending in a 2x2 max-pool; 32x32 input gives F = 512.
 
-use super::{build_conv_bn, conv_bn_relu, pool, InputShape};
+use super::blocks::{build_conv_bn, conv_bn_relu, pool};
+use super::input::InputShape;
 use crate::nn::{Builder, Forward};
 use crate::Result;
 use maxl_engine::Tensor;

@@ -1,8 +1,8 @@
 //! Declares a network's parameters and buffers with their shapes and initial values, layer by
 //! layer, under the names that [`super::Forward`] looks up.
 
-use super::init::{weight, Init};
-use super::Params;
+use super::init::{bias, weight, Init};
+use super::params::Params;
 use maxl_engine::{DType, Rng, Tensor};
 
 /// Collects parameters (leaves that require grad) and buffers for a new network.
@@ -30,15 +30,15 @@ impl<'r> Builder<'r> {
         }
     }
 
-    /// A 2-D convolution `name` with a `k x k` kernel; bias 0.
-    pub fn conv(&mut self, name: &str, cin: usize, cout: usize, k: usize, bias: bool) {
-        let w = weight(&[cout, cin, k, k], self.conv_init, self.rng);
+    /// A 2-D convolution `name` with a `k x k` kernel and, with `has_bias`, a bias as the
+    /// conv initialiser starts it.
+    pub fn conv(&mut self, name: &str, cin: usize, cout: usize, k: usize, has_bias: bool) {
+        let shape = [cout, cin, k, k];
+        let w = weight(&shape, self.conv_init, self.rng);
         self.params.insert(format!("{name}.weight"), leaf(w));
-        if bias {
-            self.params.insert(
-                format!("{name}.bias"),
-                leaf(Tensor::zeros(&[cout], DType::F32)),
-            );
+        if has_bias {
+            let b = bias(&shape, self.conv_init, self.rng);
+            self.params.insert(format!("{name}.bias"), leaf(b));
         }
     }
 
@@ -62,13 +62,12 @@ impl<'r> Builder<'r> {
         );
     }
 
-    /// A linear layer `[out, in]` with bias 0.
+    /// A linear layer `[out, in]` with its bias as the linear initialiser starts it.
     pub fn linear(&mut self, name: &str, fin: usize, fout: usize) {
-        let w = weight(&[fout, fin], self.linear_init, self.rng);
+        let shape = [fout, fin];
+        let w = weight(&shape, self.linear_init, self.rng);
         self.params.insert(format!("{name}.weight"), leaf(w));
-        self.params.insert(
-            format!("{name}.bias"),
-            leaf(Tensor::zeros(&[fout], DType::F32)),
-        );
+        let b = bias(&shape, self.linear_init, self.rng);
+        self.params.insert(format!("{name}.bias"), leaf(b));
     }
 }

@@ -3,7 +3,7 @@
 //! uses batch statistics in training mode and returns updated running statistics only when
 //! asked (never during the functional meta forward).
 
-use super::Params;
+use super::params::Params;
 use crate::Result;
 use maxl_engine::ops::norm::batch_norm;
 use maxl_engine::Tensor;

@@ -2,7 +2,7 @@
 //! `buf = momentum * buf + d` (buf = d at the first step), `p = p - lr * buf`. Parameters are
 //! immutable tensors, so a step returns the new parameter map.
 
-use crate::nn::Params;
+use super::params::Params;
 use crate::{Error, Result};
 use maxl_engine::{no_grad, Tensor};
 

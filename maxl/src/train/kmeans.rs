@@ -33,8 +33,9 @@
 //!   epoch's label utilisation (share of auxiliary columns with at least one sample) shows it.
 //! - Everything is deterministic for a seed; the per-class clusterings run in parallel but
 //!   each draws from its own generator.
-//! - A checkpoint holds the autoencoder's parameters, its momentum buffers and the last
-//!   clustering (see `crate::checkpoint`), so a resumed run continues exactly.
+//! - The strategy's record in a checkpoint holds the autoencoder's parameters, its momentum
+//!   buffers and the last clustering (see `crate::train::strategy`), so a resumed run
+//!   continues exactly.
 
 use crate::data::{derive_seed, Augment, Loader, LoaderConfig};
 use crate::hierarchy::Hierarchy;

@@ -1,7 +1,10 @@
 //! One MAXL step at a time, as pure functions of the networks' states and a batch: stage 1
 //! (theta1 on primary + auxiliary focal loss), stage 2 (theta2 through the virtual step
-//! theta1+ = theta1 - alpha g, second order) and its first-order finite-difference variant.
+//! theta1+ = theta1 - alpha g, or the step theta1's SGD would take: see [`VirtualStep`]; second
+//! order) and its first-order finite-difference variant. Stage 2 can also measure the two parts
+//! of theta2's gradient (the primary loss at theta1+ and the entropy term) without changing it.
 
+use super::lookahead::VirtualStep;
 use crate::hierarchy::Hierarchy;
 use crate::losses::{entropy_term, focal_loss, mask_softmax};
 use crate::metrics::{correct, grad_cosine};
@@ -45,6 +48,34 @@ pub struct Stage2 {
     pub correct_before: usize,
     pub loss_after: f64,
     pub correct_after: usize,
+    /// The two parts of `grads`, where they were asked for.
+    pub parts: Option<GradParts>,
+}
+
+/// The L2 norms of the two parts of theta2's gradient, which sum to it: the primary part
+/// (the primary loss at theta1+, through the virtual step) and the entropy part (lambda times
+/// the gradient of the entropy term, as it enters the update).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradParts {
+    pub primary: f64,
+    pub entropy: f64,
+}
+
+/// The L2 norm of a list of tensors, as one vector (summed on their device, read back once).
+pub fn l2_norm(ts: &[Tensor]) -> Result<f64> {
+    let _g = no_grad();
+    let mut total: Option<Tensor> = None;
+    for t in ts {
+        let s = t.mul(t)?.sum_all()?;
+        total = Some(match total {
+            Some(acc) => acc.add(&s)?,
+            None => s,
+        });
+    }
+    Ok(match total {
+        Some(t) => t.item()?.sqrt(),
+        None => 0.0,
+    })
 }
 
 impl MaxlSetup {
@@ -150,9 +181,8 @@ impl MaxlSetup {
         })
     }
 
-    /// Stage 2 on one batch, second order: inner loss at theta1, `g = grad(inner, theta1,
-    /// create_graph)`, fast weights `theta1 - alpha g`, meta loss = primary focal at the fast
-    /// weights + lambda * entropy, gradients for theta2.
+    /// Stage 2 on one batch, second order, with the plain virtual step of size `alpha`: see
+    /// [`MaxlSetup::stage2_at`].
     pub fn stage2(
         &self,
         mt: &NetState,
@@ -161,24 +191,59 @@ impl MaxlSetup {
         y: &Tensor,
         alpha: f64,
     ) -> Result<Stage2> {
+        self.stage2_at(mt, gen, x, y, &VirtualStep::plain(alpha), false)
+    }
+
+    /// Stage 2 on one batch, second order: inner loss at theta1, `g = grad(inner, theta1,
+    /// create_graph)`, fast weights theta1+ by `step`, meta loss = primary focal at the fast
+    /// weights + lambda * entropy, gradients for theta2. With `measure_parts`, also the norms
+    /// of the gradient's two parts: the entropy part from one more backward pass (through the
+    /// generator only), the primary part as the difference, so the gradient itself is the same
+    /// number for number.
+    pub fn stage2_at(
+        &self,
+        mt: &NetState,
+        gen: &NetState,
+        x: &Tensor,
+        y: &Tensor,
+        step: &VirtualStep,
+        measure_parts: bool,
+    ) -> Result<Stage2> {
         let (aux_targets, gen_buffers) = self.generate(gen, x, y, true)?;
         let onehot = Tensor::one_hot(y, self.hierarchy.primary(), x.dtype())?;
         let (primary, aux, logits, _) =
             self.multi_task_losses(&mt.params, &mt.buffers, x, &onehot, &aux_targets, false)?;
         let theta1 = mt.params.tensors();
         let g = grad(&[primary.add(&aux)?], &theta1, None, true)?;
-        let fast = theta1
-            .iter()
-            .zip(&g)
-            .map(|(p, g)| p.sub(&g.mul_scalar(alpha)?))
-            .collect::<maxl_engine::Result<Vec<_>>>()?;
-        let fast = mt.params.with_tensors(fast)?;
+        let fast = mt.params.with_tensors(step.take(&mt.params, &g)?)?;
         let (_, fast_logits, _) = self
             .multi_task
             .forward(&fast, &mt.buffers, x, true, false)?;
         let after = focal_loss(&fast_logits[0], &onehot, self.gamma)?;
-        let meta = after.add(&entropy_term(&aux_targets)?.mul_scalar(self.entropy_weight)?)?;
-        let grads = grad(&[meta], &gen.params.tensors(), None, false)?;
+        let entropy = entropy_term(&aux_targets)?;
+        let meta = after.add(&entropy.mul_scalar(self.entropy_weight)?)?;
+        let theta2 = gen.params.tensors();
+        let grads = grad(&[meta], &theta2, None, false)?;
+        let parts = match measure_parts {
+            true => {
+                let gh = grad(&[entropy], &theta2, None, false)?;
+                let _g = no_grad();
+                let weighted = gh
+                    .iter()
+                    .map(|h| h.mul_scalar(self.entropy_weight))
+                    .collect::<maxl_engine::Result<Vec<_>>>()?;
+                let rest = grads
+                    .iter()
+                    .zip(&weighted)
+                    .map(|(t, h)| t.sub(h))
+                    .collect::<maxl_engine::Result<Vec<_>>>()?;
+                Some(GradParts {
+                    primary: l2_norm(&rest)?,
+                    entropy: l2_norm(&weighted)?,
+                })
+            }
+            false => None,
+        };
         Ok(Stage2 {
             grads,
             gen_buffers,
@@ -186,14 +251,12 @@ impl MaxlSetup {
             correct_before: correct(&logits, y)?,
             loss_after: after.item()?,
             correct_after: correct(&fast_logits[0], y)?,
+            parts,
         })
     }
 
-    /// Stage 2, first order (the authors' later code, as DARTS): `d` = gradient of the primary
-    /// loss at theta1' = theta1 - alpha grad(theta1); theta2's gradient is
-    /// `-alpha (g+ - g-) / (2 eps)` with `g+-` the gradient of the inner loss for theta2 at
-    /// `theta1 +- eps d`, `eps = fd_scale / ||d||`, plus lambda * grad(H, theta2) (which the authors'
-    /// version dropped).
+    /// Stage 2, first order, with the plain virtual step of size `alpha`: see
+    /// [`MaxlSetup::stage2_first_order_at`].
     pub fn stage2_first_order(
         &self,
         mt: &NetState,
@@ -202,6 +265,25 @@ impl MaxlSetup {
         y: &Tensor,
         alpha: f64,
     ) -> Result<Stage2> {
+        self.stage2_first_order_at(mt, gen, x, y, &VirtualStep::plain(alpha), false)
+    }
+
+    /// Stage 2, first order (the authors' later code, as DARTS): `d` = gradient of the primary
+    /// loss at the virtual step theta1' (by `step`, from theta1's inner gradient); theta2's
+    /// gradient is `-alpha (g+ - g-) / (2 eps)` with `g+-` the gradient of the inner loss for
+    /// theta2 at `theta1 +- eps d`, `eps = fd_scale / ||d||`, plus lambda * grad(H, theta2)
+    /// (which the authors' version dropped). With `measure_parts`, also the norms of these two
+    /// parts.
+    pub fn stage2_first_order_at(
+        &self,
+        mt: &NetState,
+        gen: &NetState,
+        x: &Tensor,
+        y: &Tensor,
+        step: &VirtualStep,
+        measure_parts: bool,
+    ) -> Result<Stage2> {
+        let alpha = step.alpha;
         let (aux_targets, gen_buffers) = self.generate(gen, x, y, true)?;
         let onehot = Tensor::one_hot(y, self.hierarchy.primary(), x.dtype())?;
         let theta1 = mt.params.tensors();
@@ -210,14 +292,10 @@ impl MaxlSetup {
         let (primary, aux, logits, _) =
             self.multi_task_losses(&mt.params, &mt.buffers, x, &onehot, &aux_const, false)?;
         let g1 = grad(&[primary.add(&aux)?], &theta1, None, false)?;
-        let virt = theta1
-            .iter()
-            .zip(&g1)
-            .map(|(p, g)| {
-                p.detach()
-                    .sub(&g.mul_scalar(alpha)?)?
-                    .set_requires_grad(true)
-            })
+        let virt = step
+            .take(&mt.params, &g1)?
+            .into_iter()
+            .map(|t| t.detach().set_requires_grad(true))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         let virt = mt.params.with_tensors(virt)?;
         let (_, vlogits, _) = self
@@ -250,15 +328,19 @@ impl MaxlSetup {
         };
         let (gp, gm) = (shifted(1.0)?, shifted(-1.0)?);
         let gh = grad(&[entropy_term(&aux_targets)?], &theta2, None, false)?;
-        let grads = gp
+        let primary_part = gp
             .iter()
             .zip(&gm)
-            .zip(&gh)
-            .map(|((p, m), h)| {
-                p.sub(m)?
-                    .mul_scalar(-alpha / (2.0 * eps))?
-                    .add(&h.mul_scalar(self.entropy_weight)?)
-            })
+            .map(|(p, m)| p.sub(m)?.mul_scalar(-alpha / (2.0 * eps)))
+            .collect::<maxl_engine::Result<Vec<_>>>()?;
+        let entropy_part = gh
+            .iter()
+            .map(|h| h.mul_scalar(self.entropy_weight))
+            .collect::<maxl_engine::Result<Vec<_>>>()?;
+        let grads = primary_part
+            .iter()
+            .zip(&entropy_part)
+            .map(|(p, h)| p.add(h))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         Ok(Stage2 {
             grads,
@@ -267,6 +349,13 @@ impl MaxlSetup {
             correct_before: correct(&logits, y)?,
             loss_after: after.item()?,
             correct_after: correct(&vlogits[0], y)?,
+            parts: match measure_parts {
+                true => Some(GradParts {
+                    primary: l2_norm(&primary_part)?,
+                    entropy: l2_norm(&entropy_part)?,
+                }),
+                false => None,
+            },
         })
     }
 }

@@ -42,7 +42,26 @@ pub fn allow_tf32() -> bool {
 
 /// The device for GPU tests and checks: `cuda:0` when the driver sees a GPU, else the kernel
 /// emulator (switched on here) when a C++ compiler can build it; `Err` says why neither works.
+/// With `MAXL_REQUIRE_GPU=1` (set by benches/gpu_check.sh) only a GPU will do: one that is
+/// missing or fails to open (its context, say) is an `Err`, never the emulator.
 pub fn gpu_or_emulator() -> std::result::Result<Device, String> {
+    let require = std::env::var("MAXL_REQUIRE_GPU").is_ok_and(|v| v == "1" || v == "true");
+    if require {
+        if emulated() {
+            return Err(
+                "MAXL_REQUIRE_GPU=1, but MAXL_CUDA_EMULATOR=1 asks for the kernel \
+                        emulator"
+                    .to_string(),
+            );
+        }
+        return match maxl_kernels::gpus() {
+            Ok(g) if !g.is_empty() => device(0)
+                .map(|_| Device::Cuda(0))
+                .map_err(|e| format!("MAXL_REQUIRE_GPU=1, but cuda:0 failed to open: {e}")),
+            Ok(_) => Err("MAXL_REQUIRE_GPU=1, but the driver sees no GPU".to_string()),
+            Err(e) => Err(format!("MAXL_REQUIRE_GPU=1, but {e}")),
+        };
+    }
     if maxl_kernels::gpus().is_ok_and(|g| !g.is_empty()) {
         return Ok(Device::Cuda(0));
     }
