@@ -346,6 +346,102 @@ fn tf32_matmul_and_convolutions_match_the_cpu_within_tf32_rounding() {
     }
 }
 
+/// Convolutions whose output is too small to fill a large GPU (VGG's 4x4 and 2x2 layers) split
+/// their reduction over grid layers (split-K) in the forward pass and the input gradient: the
+/// result matches the CPU in f64 and f32 (with a bias, added once), and the split kernels ran.
+#[test]
+fn split_k_convolutions_match_the_cpu() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(21);
+    for dt in [DType::F64, DType::F32] {
+        for (n, c, k, hw) in [(1, 64, 64, 4), (2, 96, 80, 2)] {
+            let x = Tensor::randn(&[n, c, hw, hw], dt, &mut rng);
+            let w = Tensor::randn(&[k, c, 3, 3], dt, &mut rng);
+            let b = Tensor::randn(&[k], dt, &mut rng);
+            let f = |x: &Tensor, w: &Tensor, b: &Tensor| -> Vec<Vec<f64>> {
+                let x = x.set_requires_grad(true).unwrap();
+                let y = x.conv2d(w, Some(b), [1, 1], [1, 1], [1, 1]).unwrap();
+                let l = y.mul(&y).unwrap().sum_all().unwrap();
+                let g = maxl_engine::grad(&[l], &[x], None, false).unwrap();
+                [y, g[0].clone()]
+                    .iter()
+                    .map(|t| t.to_vec_f64().unwrap())
+                    .collect()
+            };
+            let want = f(&x, &w, &b);
+            let on = |t: &Tensor| t.to_device(dev).unwrap();
+            maxl_engine::stats::record_kernel_names(true);
+            let got = f(&on(&x), &on(&w), &on(&b));
+            maxl_engine::stats::record_kernel_names(false);
+            let ran = maxl_engine::stats::launched_kernel_names();
+            let sfx = if dt == DType::F32 { "f32" } else { "f64" };
+            for kernel in ["conv2d_fwd_splitk", "conv2d_dgrad_splitk", "splitk_reduce"] {
+                assert!(
+                    ran.contains(&format!("{kernel}_{sfx}")),
+                    "{kernel} did not run"
+                );
+            }
+            let tol = if dt == DType::F32 { 1e-4 } else { 1e-10 };
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                let scale = w.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                close(
+                    &format!("{dt:?} {n}x{c}x{hw}x{hw} result {i}"),
+                    g,
+                    w,
+                    0.0,
+                    tol * scale,
+                )
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// Max pooling's input gradient on the device gathers per input element over the windows that
+/// cover it (max_pool2d_bwd), overlapping windows included, and matches the CPU's scatter; its
+/// own gradient (a gather at the indices) too.
+#[test]
+fn max_pool_backward_gathers_and_matches_the_cpu() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let mut rng = Rng::new(22);
+    for (kernel, stride, padding) in [([2, 2], [2, 2], [0, 0]), ([3, 3], [2, 2], [1, 1])] {
+        let x = Tensor::randn(&[2, 3, 7, 6], DType::F64, &mut rng);
+        let v = Tensor::randn(&[2, 3, 7, 6], DType::F64, &mut rng);
+        let f = |x: &Tensor, v: &Tensor| -> Vec<Vec<f64>> {
+            let x = x.set_requires_grad(true).unwrap();
+            let y = x.max_pool2d(kernel, stride, padding).unwrap();
+            let l = y.mul(&y).unwrap().sum_all().unwrap();
+            let g = maxl_engine::grad(&[l], &[x.clone()], None, true).unwrap();
+            let l2 = g[0].mul(v).unwrap().sum_all().unwrap();
+            let gg = maxl_engine::grad(&[l2], &[x], None, false).unwrap();
+            [g[0].clone(), gg[0].clone()]
+                .iter()
+                .map(|t| t.to_vec_f64().unwrap())
+                .collect()
+        };
+        let want = f(&x, &v);
+        let on = |t: &Tensor| t.to_device(dev).unwrap();
+        maxl_engine::stats::record_kernel_names(true);
+        let got = f(&on(&x), &on(&v));
+        maxl_engine::stats::record_kernel_names(false);
+        let ran = maxl_engine::stats::launched_kernel_names();
+        assert!(ran.contains("max_pool2d_bwd_f64"), "{ran:?}");
+        assert!(!ran.contains("plane_scatter_add_f64"), "{ran:?}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            close(
+                &format!("max pool {kernel:?} result {i}"),
+                g,
+                w,
+                1e-12,
+                1e-12,
+            )
+            .unwrap();
+        }
+    }
+}
+
 #[test]
 fn bad_indices_are_errors_before_any_device_access() {
     let _turn = serial();

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// The crates checked: name and source folder (relative to the workspace root).
 const CRATES: &[(&str, &str)] = &[
-    ("old-engine", "/tmp/oldsrc/engine/src"),
-    ("old-maxl", "/tmp/oldsrc/maxl/src"),
-    ("old-kernels", "/tmp/oldsrc/kernels/src"),
+    ("maxl-engine", "engine/src"),
+    ("maxl", "maxl/src"),
+    ("maxl-kernels", "kernels/src"),
 ];
 
 #[derive(Debug, Clone, PartialEq)]

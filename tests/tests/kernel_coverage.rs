@@ -14,8 +14,7 @@ use maxl_engine::{grad_with, DType, Device, Rng, Tensor};
 use std::collections::BTreeSet;
 
 /// Compiled kernels that no code path launches yet, each to be wired by issue 12 (the fused
-/// focal loss and Mask SoftMax backward as recorded ops, and a gather-based max-pool backward);
-/// that change empties this list.
+/// focal loss and Mask SoftMax backward as recorded ops); that change empties this list.
 const PENDING_ISSUE_12: &[&str] = &[
     "focal_loss_fwd_f32",
     "focal_loss_fwd_f64",
@@ -23,8 +22,6 @@ const PENDING_ISSUE_12: &[&str] = &[
     "focal_loss_bwd_f64",
     "masked_softmax_bwd_f32",
     "masked_softmax_bwd_f64",
-    "max_pool2d_bwd_f32",
-    "max_pool2d_bwd_f64",
 ];
 
 fn device() -> Option<Device> {
@@ -94,6 +91,12 @@ fn special_paths(dev: Device) -> maxl_engine::Result<()> {
         let w = on(Tensor::randn(&[3, 2, 3, 3], dt, &mut rng))?.set_requires_grad(true)?;
         let y = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1])?;
         grad_with(&[y.sum_all()?], &[w], None, false, false)?;
+        // Split-K forward and input gradient: a 4x4 output of a long reduction (VGG's last
+        // layers).
+        let x = on(Tensor::randn(&[1, 64, 4, 4], dt, &mut rng))?.set_requires_grad(true)?;
+        let w = on(Tensor::randn(&[64, 64, 3, 3], dt, &mut rng))?;
+        let y = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1])?;
+        grad_with(&[y.sum_all()?], &[x], None, false, false)?;
         // A long sum in two stages.
         on(Tensor::randn(&[40_000], dt, &mut rng))?
             .sum_all()?
@@ -135,7 +138,15 @@ fn special_paths(dev: Device) -> maxl_engine::Result<()> {
             on(Tensor::randn(&[2, 8, 12, 12], DType::F32, &mut rng))?.set_requires_grad(true)?;
         let w = on(Tensor::randn(&[70, 8, 3, 3], DType::F32, &mut rng))?.set_requires_grad(true)?;
         let y = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1])?;
-        grad_with(&[y.sum_all()?], &[x, w], None, false, false).map(|_| ())
+        grad_with(&[y.sum_all()?], &[x, w], None, false, false)?;
+        // Input gradients in one pass (a short reduction) and split (a long one).
+        for (shape, k) in [([4, 8, 32, 32], 16), ([1, 64, 4, 4], 64)] {
+            let x = on(Tensor::randn(&shape, DType::F32, &mut rng))?.set_requires_grad(true)?;
+            let w = on(Tensor::randn(&[k, shape[1], 3, 3], DType::F32, &mut rng))?;
+            let y = x.conv2d(&w, None, [1, 1], [1, 1], [1, 1])?;
+            grad_with(&[y.sum_all()?], &[x], None, false, false)?;
+        }
+        Ok(())
     })();
     cuda::set_allow_tf32(false);
     tf32

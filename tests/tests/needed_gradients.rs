@@ -33,7 +33,10 @@ fn branches_that_lead_to_no_requested_input_are_skipped() {
     let before = stats();
     let both = grad(&[y], &[a, b], None, false).unwrap();
     assert_eq!((stats() - before).backward_rules, 5);
-    assert_eq!(both[0].to_vec::<f64>().unwrap(), g[0].to_vec::<f64>().unwrap());
+    assert_eq!(
+        both[0].to_vec::<f64>().unwrap(),
+        g[0].to_vec::<f64>().unwrap()
+    );
     assert_eq!(
         both[1].to_vec::<f64>().unwrap(),
         vec![2f64.exp(), (-1f64).exp()]
@@ -55,7 +58,10 @@ fn a_rule_computes_only_the_needed_input_gradients() {
     // The product's rule for B alone costs one transposed view and one product.
     assert_eq!(both - only_a, 2);
     assert_eq!(ga[0].to_vec::<f64>().unwrap(), vec![11.0, 15.0, 11.0, 15.0]);
-    assert_eq!(gab[0].to_vec::<f64>().unwrap(), vec![11.0, 15.0, 11.0, 15.0]);
+    assert_eq!(
+        gab[0].to_vec::<f64>().unwrap(),
+        vec![11.0, 15.0, 11.0, 15.0]
+    );
     assert_eq!(gab[1].to_vec::<f64>().unwrap(), vec![4.0, 4.0, 6.0, 6.0]);
 }
 
@@ -77,5 +83,10 @@ fn casts_between_dtypes_by_hand() {
         i.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap(),
         vec![3.0, -4.0]
     );
-    assert!(!x.set_requires_grad(true).unwrap().to_dtype(DType::F32).unwrap().requires_grad());
+    assert!(!x
+        .set_requires_grad(true)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .requires_grad());
 }

@@ -1,11 +1,13 @@
 //! The CUDA driver runtime (cudarc's `result` layer over libcuda, loaded at run time): the
-//! device's primary context, memory, copies on the legacy default stream, and kernels loaded
-//! from the PTX that `maxl-kernels` compiles with NVRTC once per device.
+//! device's primary context, memory, copies on the legacy default stream, and kernel modules
+//! loaded by `maxl_kernels::driver::load_module`: the CUBIN for the GPU's own architecture
+//! (compiled by NVRTC once, kept in the on-disk cache), its PTX only when that fails. Every
+//! launch shape is checked against CUDA's limits first (`maxl_kernels::check_launch`).
 
 use super::runtime::Runtime;
 use crate::error::{Error, Result};
 use cudarc::driver::{result, sys};
-use maxl_kernels::{global_cache, module_of, CompileOptions};
+use maxl_kernels::module_of;
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
 use std::sync::Mutex;
@@ -40,10 +42,6 @@ impl DriverRuntime {
             ))
         })?;
         let (major, minor) = info.compute_capability;
-        global_cache().set_options(
-            ordinal,
-            CompileOptions::for_compute_capability(major, minor),
-        );
         let dev = result::device::get(ordinal as i32).map_err(driver_err("cuDeviceGet"))?;
         // SAFETY: `dev` came from cuDeviceGet; the primary context lives as long as the process.
         let ctx = unsafe { result::primary_ctx::retain(dev) }
@@ -75,16 +73,12 @@ impl DriverRuntime {
             match mods.get(m.name) {
                 Some(h) => *h,
                 None => {
-                    let ptx = global_cache()
-                        .ptx_of(self.ordinal, m)
+                    // SAFETY: `function` is only called after `bind`, so this device's context
+                    // is current.
+                    let loaded = unsafe { maxl_kernels::driver::load_module(self.ordinal, m) }
                         .map_err(|e| Error::Cuda(e.to_string()))?;
-                    let image = CString::new(ptx.as_bytes())
-                        .map_err(|_| Error::Cuda("PTX with an interior NUL".into()))?;
-                    // SAFETY: a NUL-terminated PTX text; the context is current.
-                    let h = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
-                        .map_err(driver_err("cuModuleLoadData"))?;
-                    mods.insert(m.name, h);
-                    h
+                    mods.insert(m.name, loaded.module);
+                    loaded.module
                 }
             }
         };

@@ -78,6 +78,8 @@ pub(crate) fn launch(
     if grid.contains(&0) {
         return Ok(()); // nothing to do (an empty tensor)
     }
+    // A shape CUDA refuses is an error naming the kernel and the axis, before the driver sees it.
+    maxl_kernels::check_launch(name, grid, block, 0).map_err(|e| Error::Cuda(e.to_string()))?;
     crate::stats::count_launch(name);
     let mut ptrs = args.pointers();
     // SAFETY: each launcher in this backend passes the argument list its kernel declares,

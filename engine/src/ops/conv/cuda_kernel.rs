@@ -1,6 +1,7 @@
 //! Launchers of conv.cu (implicit GEMM): the forward convolution, its input gradient (the
-//! transposed convolution, bias added after) and its weight gradient (split-K over the batch
-//! and pixels when the output is too small to fill the GPU, reduced in a fixed order).
+//! transposed convolution, bias added after) and its weight gradient. Each is split over its
+//! reduction (split-K) when its output tiles alone cannot fill a large GPU (VGG's 4x4 and 2x2
+//! layers), the splits summed by `splitk_reduce` in a fixed order, so results are deterministic.
 
 use super::{ConvGeom, ConvKernel, Dir};
 use crate::backend::cuda::copy::dense_addr;
@@ -94,25 +95,33 @@ fn conv(
                 Some((t, lt)) => dense_addr(t, lt, &mut keep)?,
                 None => 0,
             };
+            let splits = implicit_gemm_splits(k, n * ho * wo, c * r * s);
             let grid = [(n * ho * wo).div_ceil(64) as u32, k.div_ceil(64) as u32, 1];
             let args = Args::new().arg(g).arg(pa).arg(pb).arg(pbias).arg(out.ptr());
-            launch(
+            launch_maybe_split(
                 &dev,
-                &format!("conv2d_fwd_{suffix}"),
+                "conv2d_fwd",
+                suffix,
                 grid,
-                [threads, 1, 1],
+                threads,
                 args,
+                &out,
+                splits,
             )?;
         }
         Dir::Transpose => {
+            let splits = implicit_gemm_splits(c, n * h * w, k * r * s);
             let grid = [(n * h * w).div_ceil(64) as u32, c.div_ceil(64) as u32, 1];
             let args = Args::new().arg(g).arg(pa).arg(pb).arg(out.ptr());
-            launch(
+            launch_maybe_split(
                 &dev,
-                &format!("conv2d_dgrad_{suffix}"),
+                "conv2d_dgrad",
+                suffix,
                 grid,
-                [threads, 1, 1],
+                threads,
                 args,
+                &out,
+                splits,
             )?;
             if let Some(bt) = bias {
                 add_channel_bias(&dev, &out, out_shape, bt)?;
@@ -172,6 +181,77 @@ fn conv(
     }
     drop(keep);
     Ok(out)
+}
+
+/// Blocks that fill a large GPU: about 2 per SM of an H100/H200 (132 SMs).
+const TARGET_BLOCKS: usize = 264;
+
+/// Split-K of an implicit GEMM of `m x n` outputs (64 x 64 tiles) over a reduction of length
+/// `kd`, when its tiles alone leave the GPU idle (VGG's last layers at small batches): the
+/// splits and the chunk of the reduction each takes (a multiple of 16, at least 256 long, at
+/// most 16 splits). `None`: one pass (the plain kernel).
+fn implicit_gemm_splits(m: usize, n: usize, kd: usize) -> Option<(usize, usize)> {
+    let tiles = n.div_ceil(64) * m.div_ceil(64);
+    if tiles >= TARGET_BLOCKS || kd == 0 {
+        return None;
+    }
+    let splits = TARGET_BLOCKS.div_ceil(tiles).min(kd.div_ceil(256)).min(16);
+    if splits < 2 {
+        return None;
+    }
+    let k_chunk = kd.div_ceil(splits).div_ceil(16) * 16;
+    let splits = kd.div_ceil(k_chunk);
+    (splits >= 2).then_some((splits, k_chunk))
+}
+
+/// Launches `<base>_<suffix>` on `grid`, or with `splits = Some((s, k_chunk))` its split-K form
+/// `<base>_splitk_<suffix>` on `s` grid layers into a workspace of `s` outputs (the bias, if
+/// any, added by split 0), then `splitk_reduce` sums the layers into `out` in a fixed order.
+#[allow(clippy::too_many_arguments)]
+fn launch_maybe_split(
+    dev: &Arc<CudaDevice>,
+    base: &str,
+    suffix: &str,
+    grid: [u32; 3],
+    threads: u32,
+    args: Args,
+    out: &CudaStorage,
+    splits: Option<(usize, usize)>,
+) -> Result<()> {
+    let Some((s, k_chunk)) = splits else {
+        return launch(
+            dev,
+            &format!("{base}_{suffix}"),
+            grid,
+            [threads, 1, 1],
+            args,
+        );
+    };
+    let dtype = out.dtype();
+    let len = out.len();
+    let ws = output(dev, s * len, dtype)?;
+    let args = args.arg(ws.ptr()).arg(k_chunk as i32);
+    launch(
+        dev,
+        &format!("{base}_splitk_{suffix}"),
+        [grid[0], grid[1], s as u32],
+        [threads, 1, 1],
+        args,
+    )?;
+    let args = Args::new()
+        .arg(len as i64)
+        .arg(s as i32)
+        .arg(ws.ptr())
+        .arg(out.ptr())
+        .float(dtype, 1.0)
+        .float(dtype, 0.0);
+    launch(
+        dev,
+        &kname("splitk_reduce", dtype, "conv2d")?,
+        grid_for(len),
+        block(),
+        args,
+    )
 }
 
 /// `out[n, ch, ...] += bias[ch]` in place (the bias, a 1-D view, read as `[1, C, 1, 1]`

@@ -121,15 +121,17 @@ impl PoolKernel for CpuStorage {
         l: &Layout,
         (idx, li): (&Self, &Layout),
         planes: usize,
-        hw: usize,
-        plane: usize,
+        hw: [usize; 2],
+        plane: [usize; 2],
+        _window: Option<[[usize; 2]; 3]>,
     ) -> Result<Self> {
+        // One pass over each plane's outputs in order (as cheap as a gather on a CPU).
         let idx = index_values("max_pool2d indices", idx, li)?;
         AtIndices {
             idx: &idx,
             planes,
-            hw,
-            plane,
+            hw: hw[0] * hw[1],
+            plane: plane[0] * plane[1],
             scatter: true,
         }
         .map(self, l)

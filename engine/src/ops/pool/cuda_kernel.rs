@@ -1,5 +1,7 @@
 //! Launchers of pool.cu: max pooling with argmax indices, the gather at indices and its
-//! scatter-add adjoint (one thread per plane, in order: deterministic), and average pooling
+//! adjoint (for max pooling's own indices a gather per input element over the windows that
+//! cover it; for indices of any origin a scatter-add, one thread per plane, in order: both
+//! deterministic), and average pooling
 //! (fixed or adaptive windows) with its adjoint.
 
 use super::{AvgPlan, PoolKernel};
@@ -94,14 +96,31 @@ impl PoolKernel for CudaStorage {
         l: &Layout,
         (idx, li): (&Self, &Layout),
         planes: usize,
-        hw: usize,
-        plane: usize,
+        input: [usize; 2],
+        out_hw: [usize; 2],
+        window: Option<[[usize; 2]; 3]>,
     ) -> Result<Self> {
         let (dev, dtype) = (self.dev(), self.dtype());
-        let out = fill(dev, planes * hw, dtype, 0.0)?;
+        let (hw, plane) = (input[0] * input[1], out_hw[0] * out_hw[1]);
         let mut keep = Vec::new();
         let pg = dense_addr(self, l, &mut keep)?;
         let pi = dense_addr(idx, li, &mut keep)?;
+        if let Some(ksp) = window {
+            // The indices are max_pool2d's own: gather per input element over the windows that
+            // cover it (each dx written once: no zero fill, no atomics).
+            let out = output(dev, planes * hw, dtype)?;
+            let g = geom(input, out_hw, ksp, 0)?;
+            let args = Args::new()
+                .arg(planes as i64)
+                .arg(g)
+                .arg(pg)
+                .arg(pi)
+                .arg(out.ptr());
+            let name = kname("max_pool2d_bwd", dtype, "max_pool2d_backward")?;
+            launch(dev, &name, grid_for(planes * hw), block(), args)?;
+            return Ok(out);
+        }
+        let out = fill(dev, planes * hw, dtype, 0.0)?;
         let args = Args::new()
             .arg(planes as i64)
             .arg(hw as i64)

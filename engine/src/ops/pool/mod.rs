@@ -43,14 +43,18 @@ pub(crate) trait PoolKernel: BackendStorage {
         plane: usize,
     ) -> Result<Self>;
     /// The adjoint of `plane_gather`: zeros of `planes * hw` with `g[p, j]` added at
-    /// `idx[p, j]`, in order.
+    /// `idx[p, j]`, in order. `window`: the `[kernel, stride, padding]` of the max pooling
+    /// whose argmax indices these are (`None`: indices of any origin), so that a backend may
+    /// gather per input element over the windows that cover it instead of scattering (CUDA
+    /// does: one thread per input, no atomics, no serial loop per plane).
     fn plane_scatter(
         &self,
         l: &Layout,
         idx: (&Self, &Layout),
         planes: usize,
-        hw: usize,
-        plane: usize,
+        hw: [usize; 2],
+        plane: [usize; 2],
+        window: Option<[[usize; 2]; 3]>,
     ) -> Result<Self>;
     /// Average pooling of `planes` planes by `plan` (`backward`: its adjoint, from
     /// output-sized planes to input-sized ones).
@@ -103,12 +107,15 @@ fn pool_out(
     Ok(out)
 }
 
+/// `[kernel, stride, padding]` of a max pooling, when argmax indices are its own.
+type Window = Option<[[usize; 2]; 3]>;
+
 /// The recorded pooling ops; the indices and plans are constants.
 enum PoolOp {
-    /// Max pooling seen as a gather of each plane at the argmax `indices`.
-    MaxPool2d { indices: Tensor },
-    /// Scatter-add of a max pool's output gradient to its argmax `indices`.
-    MaxPool2dBackward { indices: Tensor },
+    /// Max pooling seen as a gather of each plane at the argmax `indices` (of `window`).
+    MaxPool2d { indices: Tensor, window: Window },
+    /// Scatter-add of a max pool's output gradient to its argmax `indices` (of `window`).
+    MaxPool2dBackward { indices: Tensor, window: Window },
     /// Average pooling over the windows of `plan` (fixed-stride or adaptive).
     AvgPool2d { plan: Arc<AvgPlan> },
     /// The adjoint of `AvgPool2d`: spreads gradients over the windows.
@@ -116,7 +123,7 @@ enum PoolOp {
 }
 
 /// `out[n, c, j] = x[n, c, indices[n, c, j]]` over flattened planes, recorded as max pooling.
-fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
+fn pool_gather(x: &Tensor, indices: &Tensor, window: Window) -> Result<Tensor> {
     let [n, c, h, w] = dims4("max_pool2d", x)?;
     let out: Vec<usize> = indices.shape().to_vec();
     let (planes, hw) = (n * c, h * w);
@@ -133,14 +140,15 @@ fn pool_gather(x: &Tensor, indices: &Tensor) -> Result<Tensor> {
         .map(Storage::from))?;
     let op = PoolOp::MaxPool2d {
         indices: indices.detach(),
+        window,
     };
     Ok(Tensor::from_op(data, &out, op, &[x]))
 }
 
 /// The adjoint of [`pool_gather`]: `g` scatter-added at `indices` into planes of `input`.
-fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tensor> {
+fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2], window: Window) -> Result<Tensor> {
     let [n, c, ho, wo] = dims4("max_pool2d_backward", g)?;
-    let (planes, hw, plane) = (n * c, input[0] * input[1], ho * wo);
+    let (planes, hw, plane) = (n * c, input, [ho, wo]);
     let idx = indices.to_device(g.device())?;
     let data = on_device!(g.storage(), |s| s
         .plane_scatter(
@@ -148,11 +156,13 @@ fn pool_scatter(g: &Tensor, indices: &Tensor, input: [usize; 2]) -> Result<Tenso
             (idx.storage().as_backend()?, idx.layout()),
             planes,
             hw,
-            plane
+            plane,
+            window
         )
         .map(Storage::from))?;
     let op = PoolOp::MaxPool2dBackward {
         indices: indices.detach(),
+        window,
     };
     Ok(Tensor::from_op(data, &[n, c, input[0], input[1]], op, &[g]))
 }
@@ -243,6 +253,7 @@ impl Tensor {
         // Recorded as a gather at the argmax indices (its backward scatters to them).
         let op = PoolOp::MaxPool2d {
             indices: indices.clone(),
+            window: Some([kernel, stride, padding]),
         };
         Ok((Tensor::from_op(data, &shape, op, &[self]), indices))
     }
@@ -266,7 +277,7 @@ impl Tensor {
         // outside the buffer (for indices made on a device this copies them back, a
         // synchronisation).
         check_plane_indices(op, &indices.to_vec::<i64>()?, input[0] * input[1])?;
-        pool_scatter(self, indices, input)
+        pool_scatter(self, indices, input, None)
     }
 
     /// 2-D average pooling of `[N, C, H, W]` (PyTorch's `avg_pool2d` with
@@ -341,11 +352,11 @@ impl Op for PoolOp {
         needs: &[bool],
     ) -> Result<Vec<Option<Tensor>>> {
         let gx = when(needs[0], || match self {
-            PoolOp::MaxPool2d { indices } => {
+            PoolOp::MaxPool2d { indices, window } => {
                 let s = x[0].shape();
-                pool_scatter(g, indices, [s[2], s[3]])
+                pool_scatter(g, indices, [s[2], s[3]], *window)
             }
-            PoolOp::MaxPool2dBackward { indices } => pool_gather(g, indices),
+            PoolOp::MaxPool2dBackward { indices, window } => pool_gather(g, indices, *window),
             PoolOp::AvgPool2d { plan } => avg(g, plan, true),
             PoolOp::AvgPool2dBackward { plan } => avg(g, plan, false),
         })?;
