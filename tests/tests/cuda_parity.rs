@@ -413,7 +413,7 @@ fn max_pool_backward_gathers_and_matches_the_cpu() {
             let x = x.set_requires_grad(true).unwrap();
             let y = x.max_pool2d(kernel, stride, padding).unwrap();
             let l = y.mul(&y).unwrap().sum_all().unwrap();
-            let g = maxl_engine::grad(&[l], &[x.clone()], None, true).unwrap();
+            let g = maxl_engine::grad(&[l], std::slice::from_ref(&x), None, true).unwrap();
             let l2 = g[0].mul(v).unwrap().sum_all().unwrap();
             let gg = maxl_engine::grad(&[l2], &[x], None, false).unwrap();
             [g[0].clone(), gg[0].clone()]
