@@ -49,8 +49,8 @@ fn assert_all_finite(path: &Path) {
 #[test]
 fn a_diverging_run_stops_with_an_error_and_keeps_only_finite_checkpoints() {
     let tmp = Temp::new("diverge");
-    // lr 30 breaks the first epoch; lr 2 (constant) the third. Until relu propagates NaN
-    // the losses may stay finite while the weights are not: either check may catch it.
+    // lr 30 breaks the first epoch; lr 2 (constant) the third. relu propagates NaN, so the
+    // losses usually catch it; the state check catches weights that diverge first.
     for (lr, out) in [("30", "a"), ("2", "b")] {
         let o = cli(
             &tmp.0,

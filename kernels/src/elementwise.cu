@@ -2,7 +2,8 @@
 // broadcasting, the ternary select `where`, strided copies and casts, and fill. Inputs may be
 // strided or broadcast (a `Strided` description of up to 6 dims); outputs are contiguous in the
 // logical order. Semantics follow engine/src/ops/elementwise.rs (comparisons give 0/1 masks,
-// `maximum` keeps `a` on ties and when `b` is not larger, as the CPU backend does).
+// `maximum` keeps `a` on ties and when `b` is not larger, as the CPU backend does). NaN
+// propagates through relu, clamp, maximum and minimum, as in PyTorch: relu(NaN) = NaN.
 //
 // Launch (all kernels here): block (256), grid (min(ceil(n / 256), 262140)); grid-stride loops,
 // so any grid size is correct.
@@ -15,7 +16,7 @@
     X(log, m_log(x))                                                                          \
     X(sqrt, m_sqrt(x))                                                                        \
     X(abs, m_abs(x))                                                                          \
-    X(relu, x > T(0) ? x : T(0))                                                              \
+    X(relu, x <= T(0) ? T(0) : x)                                                              \
     X(sigmoid, x >= T(0) ? T(1) / (T(1) + m_exp(-x)) : m_exp(x) / (T(1) + m_exp(x)))          \
     X(tanh, m_tanh(x))                                                                        \
     X(sign, x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)))                                      \
@@ -71,8 +72,8 @@ MAXL_UNARY_OPS(MAXL_UNARY_KERNELS)
     X(sub, a - b)                                                                             \
     X(mul, a * b)                                                                             \
     X(div, a / b)                                                                             \
-    X(maximum, a >= b ? a : b)                                                                \
-    X(minimum, a <= b ? a : b)                                                                \
+    X(maximum, (a >= b || a != a) ? a : b)                                                                \
+    X(minimum, (a <= b || a != a) ? a : b)                                                                \
     X(gt, a > b ? T(1) : T(0))                                                                \
     X(ge, a >= b ? T(1) : T(0))                                                               \
     X(lt, a < b ? T(1) : T(0))                                                                \

@@ -61,8 +61,18 @@ binary_fn!(AddF, "add", |a, b| a + b);
 binary_fn!(SubF, "sub", |a, b| a - b);
 binary_fn!(MulF, "mul", |a, b| a * b);
 binary_fn!(DivF, "div", |a, b| a / b);
-binary_fn!(MaxF, "maximum", |a, b| if a >= b { a } else { b });
-binary_fn!(MinF, "minimum", |a, b| if a <= b { a } else { b });
+// NaN propagates, as in PyTorch and IEEE 754-2019 `maximum`/`minimum`: a NaN on either side
+// gives NaN (a NaN `b` already fails the comparison).
+binary_fn!(MaxF, "maximum", |a, b| if a >= b || a.is_nan() {
+    a
+} else {
+    b
+});
+binary_fn!(MinF, "minimum", |a, b| if a <= b || a.is_nan() {
+    a
+} else {
+    b
+});
 binary_fn!(GtF, "gt", |a, b| bool_to(a > b));
 binary_fn!(GeF, "ge", |a, b| bool_to(a >= b));
 binary_fn!(LtF, "lt", |a, b| bool_to(a < b));
@@ -197,7 +207,8 @@ unary!(
     Relu,
     "relu",
     Relu,
-    |s, x| if x > T::zero() { x } else { T::zero() },
+    // `relu(NaN) = NaN` (as PyTorch): a diverged trunk must not look finite downstream.
+    |s, x| if x <= T::zero() { T::zero() } else { x },
     |x, y, g| g.mul(&unary_const(x, PositiveF)?)
 );
 unary!(

@@ -13,16 +13,17 @@ use crate::Float;
 fn fold<T: Float>(data: &[T], r: usize, how: Fold) -> Vec<T> {
     match how {
         Fold::Sum => reduce_rows(data, r, T::zero(), |a, b| a + b),
-        // NaN propagates, as in PyTorch.
+        // NaN propagates, as in PyTorch: a NaN `a` stays (no `b` compares above it), a NaN
+        // `b` replaces it.
         Fold::Max => reduce_rows(data, r, T::neg_infinity(), |a, b| {
-            if a.is_nan() || b > a || b.is_nan() {
+            if b > a || b.is_nan() {
                 b
             } else {
                 a
             }
         }),
         Fold::Min => reduce_rows(data, r, T::infinity(), |a, b| {
-            if a.is_nan() || b < a || b.is_nan() {
+            if b < a || b.is_nan() {
                 b
             } else {
                 a
