@@ -291,7 +291,8 @@ pub fn run(a: Args) -> Result<u8> {
     }
     interrupt::install()?;
     eprintln!(
-        "running {jobs} at a time, {threads} threads each; each run's log: <run>/{}",
+        "running {jobs} at a time, {threads} thread{} each; each run's log: <run>/{}",
+        crate::train::progress::plural(threads),
         job::LOG
     );
     let launcher = Launcher { exe, threads };

@@ -9,7 +9,7 @@ mod args;
 pub mod data;
 pub mod lock;
 mod plot;
-mod progress;
+pub(crate) mod progress;
 pub mod restore;
 pub mod run_dir;
 pub mod settings;
