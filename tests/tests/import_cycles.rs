@@ -2,7 +2,7 @@
 //! A file imports another when one of its paths (`use` declarations and paths in code, macro
 //! bodies included; comments and strings excluded) names an item or module defined there;
 //! `pub use` re-exports are followed to the file that defines the item, and `mod x;`
-//! declarations are not imports. The checker walks each crate of [`CRATES`] from its `lib.rs`.
+//! declarations are not imports. The checker walks each crate of [`CRATES`] from its `lib.rs` (`main.rs` for the CLI).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ const CRATES: &[(&str, &str)] = &[
     ("maxl-engine", "engine/src"),
     ("maxl", "maxl/src"),
     ("maxl-kernels", "kernels/src"),
+    ("maxl-cli", "cli/src"),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +186,12 @@ fn use_tree(toks: &[Tok], i: &mut usize, prefix: &[String], out: &mut Vec<(Vec<S
 impl Crate {
     fn load(root: &Path) -> Crate {
         let mut krate = Crate::default();
-        krate.load_file(&root.join("lib.rs"), Vec::new());
+        let top = ["lib.rs", "main.rs"]
+            .iter()
+            .map(|f| root.join(f))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no lib.rs or main.rs in {}", root.display()));
+        krate.load_file(&top, Vec::new());
         krate
     }
 
@@ -198,7 +204,7 @@ impl Crate {
         let toks = lex(&src);
         let dir = if file
             .file_name()
-            .is_some_and(|n| n == "lib.rs" || n == "mod.rs")
+            .is_some_and(|n| n == "lib.rs" || n == "main.rs" || n == "mod.rs")
         {
             file.parent().map(Path::to_path_buf).unwrap_or_default()
         } else {

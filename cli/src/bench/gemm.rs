@@ -1,7 +1,7 @@
 //! Square f32 matmul speed, one JSON line per size with GFLOP/s: n = 256 .. 2048 on the CPU,
 //! 1024, 2048, 4096 on a GPU (each timed run waits for the device).
 
-use super::median_secs;
+use super::timing::median_secs;
 use anyhow::Result;
 use maxl_engine::{DType, Device, Rng, Tensor};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! `single_s`, `meta_s` (second-order step on the single-task network, inner lr 0.01),
 //! `stage1_s` and `stage2_s` (the MAXL steps). One JSON object.
 
-use super::median_secs;
+use super::timing::median_secs;
 use anyhow::Result;
 use maxl::hierarchy::Hierarchy;
 use maxl::losses::cross_entropy;

@@ -3,6 +3,7 @@
 //! per method (and psi), paired comparisons on matching seeds, and per-epoch curves (PNG).
 //! `--format md` (default) writes report.md with its figures; json and csv are for scripts.
 
+mod contents;
 mod figures;
 mod render;
 mod runs;
@@ -10,7 +11,7 @@ mod stats;
 mod tables;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+pub use contents::{Incomplete, Report};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -34,24 +35,6 @@ pub struct Args {
 }
 
 pub const FIGURES: &str = "report-figures";
-
-/// A run left out of the tables.
-#[derive(Debug, Serialize)]
-pub struct Incomplete {
-    pub name: String,
-    pub epochs_done: usize,
-    pub epochs: Option<u64>,
-}
-
-/// Everything a report says.
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub folder: String,
-    pub runs: usize,
-    pub complete: usize,
-    pub tables: Vec<tables::Table>,
-    pub incomplete: Vec<Incomplete>,
-}
 
 pub fn build(dir: &Path) -> Result<Report> {
     let all = runs::read_all(dir)?;
@@ -83,7 +66,7 @@ pub fn run(a: Args) -> Result<()> {
     let report = build(&a.dir)?;
     let write = |name: &str, text: &str| -> Result<PathBuf> {
         let path = a.dir.join(name);
-        crate::sweep::write_atomic(&path, text.as_bytes())?;
+        crate::sweep::files::write_atomic(&path, text.as_bytes())?;
         Ok(path)
     };
     match a.format {

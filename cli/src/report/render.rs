@@ -1,9 +1,9 @@
 //! The report as text: Markdown (tables, paired comparisons, figures), JSON (everything, for
 //! scripts) and CSV (one line per row; the comparisons in a second file).
 
+use super::contents::Report;
 use super::stats::Summary;
 use super::tables::Table;
-use super::Report;
 use std::fmt::Write;
 use std::path::PathBuf;
 

@@ -78,7 +78,7 @@ impl SweepFile {
     pub fn parse(text: &str, default_name: &str) -> Result<SweepFile> {
         let doc: Table = text
             .parse()
-            .map_err(|e: toml::de::Error| anyhow!("{}", crate::sweep::one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| anyhow!("{}", super::files::one_line(&e.to_string())))?;
         for key in doc.keys() {
             if !TOP_KEYS.split(", ").any(|k| k == key) {
                 bail!(

@@ -178,7 +178,7 @@ impl RunLock {
     /// child still runs).
     pub fn set_child(&mut self, pid: u32) -> Result<()> {
         self.holder.child = Some(Proc::of(pid));
-        super::write_atomic(&self.path, serde_json::to_string(&self.holder)?.as_bytes())
+        super::files::write_atomic(&self.path, serde_json::to_string(&self.holder)?.as_bytes())
     }
 }
 

@@ -8,6 +8,7 @@ mod check;
 mod execute;
 mod expand;
 mod file;
+pub(crate) mod files;
 mod interrupt;
 mod job;
 mod lock;
@@ -19,6 +20,7 @@ mod state;
 
 use anyhow::{anyhow, bail, Context, Result};
 use execute::{execute, RunRef, Tally};
+use files::write_atomic;
 use job::Launcher;
 use plan::{read_plan, Sweep, SWEEP_FILE};
 use presets::Preset;
@@ -71,24 +73,6 @@ pub struct Args {
     /// Run task I of the sweep folder's plan (what each Slurm array task does)
     #[arg(long, value_name = "I", conflicts_with_all = ["slurm", "preset", "dry_run", "jobs"])]
     pub task: Option<usize>,
-}
-
-/// Writes `bytes` to `path` through `path.tmp` and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
-}
-
-/// A multi-line message (TOML errors draw the line they point at) as one line.
-pub fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.chars().all(|c| "|^ ".contains(c)))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn cores() -> usize {

@@ -5,8 +5,8 @@
 
 use super::expand::{expand, PlannedRun};
 use super::file::SweepFile;
+use super::files::write_atomic;
 use super::state::{state, RunState, CONFIG};
-use super::write_atomic;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,11 @@ impl Sweep {
             let text =
                 std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
             let old: Table = text.parse().map_err(|e: toml::de::Error| {
-                anyhow!("{}: {}", path.display(), super::one_line(&e.to_string()))
+                anyhow!(
+                    "{}: {}",
+                    path.display(),
+                    super::files::one_line(&e.to_string())
+                )
             })?;
             let diff = differences(&old, &run.config);
             if !diff.is_empty() && state(&dir) != RunState::Fresh {

@@ -121,7 +121,7 @@ pub fn write(
     std::fs::create_dir_all(dir.join(LOGS))
         .with_context(|| format!("creating {}", dir.join(LOGS).display()))?;
     let path = dir.join(SCRIPT);
-    super::write_atomic(&path, text.as_bytes())?;
+    super::files::write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }
 

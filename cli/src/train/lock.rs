@@ -5,7 +5,7 @@
 //! sweep's own `sweep.lock` (one per run folder, held by the sweep, not by its `train`
 //! child) is another file, so the two never refuse each other.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -47,17 +47,7 @@ impl TrainLock {
                 .open(&path)
                 .with_context(|| format!("{}", path.display()))?;
             if !try_flock(&file).with_context(|| format!("locking {}", path.display()))? {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                let holder = match holder.trim() {
-                    "" => "a process that is just starting".to_string(),
-                    pid => format!("process {pid}"),
-                };
-                bail!(
-                    "{} is in use by another maxl-cli train ({holder}, which holds {}); wait \
-                     for it to end, or stop it",
-                    dir.display(),
-                    path.display()
-                );
+                return Err(in_use(dir, &path));
             }
             // A holder that was ending may have removed the file after we opened it: the lock
             // counts only if the path still names the file we locked.
@@ -74,6 +64,36 @@ impl TrainLock {
             return Ok(TrainLock { file, path });
         }
     }
+}
+
+/// Whether another process holds the lock of `dir`: an error naming it if so. Probed without
+/// creating anything (`--resume` asks before it reads the run, so that a run whose holder has
+/// not yet written its files is reported as in use, not as half-written).
+pub fn check_free(dir: &Path) -> Result<()> {
+    let path = dir.join(LOCK);
+    let Ok(file) = OpenOptions::new().read(true).write(true).open(&path) else {
+        return Ok(()); // no lock file: nobody holds it
+    };
+    if !try_flock(&file).with_context(|| format!("locking {}", path.display()))? {
+        return Err(in_use(dir, &path));
+    }
+    // Probed only: closing `file` releases the lock; the file stays for its next holder.
+    Ok(())
+}
+
+/// "DIR is in use by another maxl-cli train (process PID, ...)".
+fn in_use(dir: &Path, path: &Path) -> anyhow::Error {
+    let holder = std::fs::read_to_string(path).unwrap_or_default();
+    let holder = match holder.trim() {
+        "" => "a process that is just starting".to_string(),
+        pid => format!("process {pid}"),
+    };
+    anyhow::anyhow!(
+        "{} is in use by another maxl-cli train ({holder}, which holds {}); wait for it to \
+         end, or stop it",
+        dir.display(),
+        path.display()
+    )
 }
 
 impl Drop for TrainLock {

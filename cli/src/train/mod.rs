@@ -84,6 +84,8 @@ fn plan(a: &Args) -> Result<Plan> {
         });
     };
     let dir = RunDir { path: path.clone() };
+    // A run in use is reported as such, even before its holder has written its files.
+    lock::check_free(&dir.path)?;
     let saved = dir.settings()?;
     let asked = a.resolve(&saved)?;
     let diff = without_epochs(saved.differences(&asked)?);
@@ -168,7 +170,7 @@ pub fn run(a: Args) -> Result<()> {
 
 /// What a failed epoch leaves, after its error.
 fn stopped(e: anyhow::Error, p: &Plan, saved_now: usize, history: usize) -> anyhow::Error {
-    let e = crate::one_message(&e);
+    let e = crate::message::one_message(&e);
     if !p.resumed && saved_now == 0 {
         return anyhow!("{e} (no epoch saved; nothing kept)");
     }

@@ -10,8 +10,8 @@
 //! Images are scaled to fit a cell, keeping their aspect: nearest-neighbour up, triangle down.
 
 use super::draw::{has_font, write_png, FAMILY};
+use super::loaded::{class_label, Loaded};
 use super::model::{aux_probabilities, Rows};
-use super::{class_label, Loaded};
 use anyhow::{anyhow, Result};
 use image::imageops::FilterType;
 use image::RgbImage;

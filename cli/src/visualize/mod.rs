@@ -11,15 +11,16 @@
 
 mod aux_examples;
 pub(crate) mod draw;
+mod loaded;
 mod model;
 mod tsne;
 
 use crate::train::restore::{restore, Overrides};
 use crate::train::set_threads;
 use anyhow::{bail, Result};
+use loaded::Loaded;
 use maxl::data::Dataset;
 use maxl::train::config::parse_count;
-use maxl::train::Trainer;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -67,15 +68,6 @@ pub struct Args {
     /// Worker threads; 0 or none: all cores; at most 4 per core
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     threads: Option<usize>,
-}
-
-/// A run's networks, restored from its checkpoint, and the test images to show.
-pub struct Loaded {
-    pub trainer: Trainer,
-    pub test: Dataset,
-    pub batch_size: usize,
-    pub method: &'static str,
-    pub dataset: &'static str,
 }
 
 /// The run's trainer at its last checkpoint and its test images.
@@ -136,14 +128,6 @@ pub fn choose_classes(pick: Option<&str>, count: usize, test: &Dataset) -> Resul
         bail!("--pick {list:?}: no classes");
     }
     Ok(out)
-}
-
-/// A class's name for labels: its name if the data set has names, else its index.
-pub fn class_label(test: &Dataset, c: usize) -> String {
-    test.class_names()
-        .and_then(|n| n.get(c))
-        .cloned()
-        .unwrap_or_else(|| format!("class {c}"))
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -207,6 +191,7 @@ pub fn run(a: Args) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::loaded::class_label;
     use super::*;
 
     fn data(names: bool) -> Dataset {

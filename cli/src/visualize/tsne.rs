@@ -10,8 +10,8 @@
 //! bit (1000 points take a few seconds).
 
 use super::draw::{class_color, has_font, write_png, FAMILY};
+use super::loaded::{class_label, Loaded};
 use super::model::{features, Rows};
-use super::{class_label, Loaded};
 use anyhow::{anyhow, bail, Result};
 use bhtsne::tSNE;
 use maxl_engine::Rng;
