@@ -8,7 +8,7 @@ pub(crate) mod cases;
 mod cpu_kernel;
 mod cuda_kernel;
 
-use super::checks::{check_float, check_index, check_same, when};
+use super::checks::{check_float, check_same, in_bounds, indices, when};
 use crate::autograd::op::OpKind;
 use crate::backend::BackendStorage;
 use crate::error::{Error, Result};
@@ -51,20 +51,6 @@ pub(crate) trait IndexKernel: BackendStorage {
         src: &Self,
         ls: &Layout,
     ) -> Result<Self>;
-}
-
-/// The values of an i64 index tensor (from its host copy when it was uploaded).
-fn indices(t: &Tensor, op: &'static str) -> Result<Vec<i64>> {
-    check_index(op, t)?;
-    t.to_vec::<i64>()
-}
-
-/// Every index within `0..size`.
-fn in_bounds(op: &'static str, idx: &[i64], size: usize) -> Result<()> {
-    match idx.iter().find(|&&i| i < 0 || i as usize >= size) {
-        Some(&i) => Err(Error::IndexOutOfRange { op, index: i, size }),
-        None => Ok(()),
-    }
 }
 
 /// Checks that an index tensor fits `x` for gather/scatter along `axis`.
