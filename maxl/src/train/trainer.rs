@@ -235,15 +235,16 @@ impl Trainer {
                 aux.as_ref(),
                 cosine,
             )?;
-            check_finite(out.loss, e + 1)?;
+            let fig = out.read()?;
+            check_finite(fig.loss, e + 1)?;
             self.mt.params = self.optimizer.step(&self.mt.params, &out.grads)?;
             self.mt.buffers = out.buffers;
             self.strategy.after_step(&cx, &b)?;
-            loss += out.loss * size as f64;
-            primary += out.primary_loss * size as f64;
-            right += out.correct;
+            loss += fig.loss * size as f64;
+            primary += fig.primary_loss * size as f64;
+            right += fig.correct;
             n += size;
-            if let Some(c) = out.cosine {
+            if let Some(c) = fig.cosine {
                 cos_sum += c;
                 cos_n += 1;
             }

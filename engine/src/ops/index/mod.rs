@@ -1,5 +1,5 @@
 //! Index ops: index_select, gather, scatter_add (differentiable in their float operands; the
-//! i64 indices are constants) and one_hot (a constant). Each one's backward is another of them:
+//! i64 indices are constants) and one_hot (a constant, a scatter_add of ones on the device). Each one's backward is another of them:
 //! index_select and gather scatter-add their gradient back, scatter_add gathers it. Indices are
 //! checked on the host before any kernel reads them (an index tensor uploaded to a device keeps
 //! its host values, so this costs no device synchronisation).
@@ -175,18 +175,23 @@ impl Tensor {
         Ok(Tensor::from_op(data, self.shape(), op, &[self, src]))
     }
 
-    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`, on
-    /// the labels' device.
+    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`, made
+    /// on the labels' device (zeros with ones scattered in: nothing built on the host).
     pub fn one_hot(labels: &Tensor, classes: usize, dtype: DType) -> Result<Tensor> {
         let idx = indices(labels, "one_hot")?;
         in_bounds("one_hot", &idx, classes)?;
-        let mut vals = vec![0.0; idx.len() * classes];
-        for (r, &l) in idx.iter().enumerate() {
-            vals[r * classes + l as usize] = 1.0;
+        if !dtype.is_float() {
+            return Err(Error::UnsupportedDType {
+                op: "one_hot",
+                dtype,
+            });
         }
         let mut shape = labels.shape().to_vec();
         shape.push(classes);
-        Tensor::from_f64s(&vals, &shape, dtype).to_device(labels.device())
+        let dev = labels.device();
+        let at = labels.detach().unsqueeze(-1)?;
+        let ones = Tensor::full_on(at.shape(), 1.0, dtype, dev)?;
+        Tensor::full_on(&shape, 0.0, dtype, dev)?.scatter_add(-1, &at, &ones)
     }
 }
 

@@ -137,15 +137,16 @@ impl MetaLearned {
                     .setup
                     .stage2_first_order_at(mt, gen, x, y, &step, parts)?,
             };
-            check_finite(out.loss_after, cx.epoch + 1)?;
+            let fig = out.read()?;
+            check_finite(fig.loss_after, cx.epoch + 1)?;
             self.generator.params = self.optimizer.step(&self.generator.params, &out.grads)?;
             self.generator.buffers = out.gen_buffers;
-            lb += out.loss_before * size as f64;
-            la += out.loss_after * size as f64;
-            rb += out.correct_before;
-            ra += out.correct_after;
+            lb += fig.loss_before * size as f64;
+            la += fig.loss_after * size as f64;
+            rb += fig.correct_before;
+            ra += fig.correct_after;
             n += size;
-            if let Some(p) = out.parts {
+            if let Some(p) = fig.parts {
                 primary += p.primary;
                 entropy += p.entropy;
                 measured += 1;
