@@ -81,6 +81,28 @@ pub fn argmax_rows(t: &Tensor) -> Vec<usize> {
         .collect()
 }
 
+/// Row-wise argmax of a `[N, C]` tensor (the first maximum, as [`argmax_rows`]) on its device:
+/// `[N]` indices as values of its dtype, `C` for a row without a maximum (NaN throughout).
+pub fn argmax_rows_on_device(t: &Tensor) -> Result<Tensor> {
+    let _g = no_grad();
+    let c = match *t.shape() {
+        [_, c] if c > 0 => c,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "argmax: a [N, C] tensor with C >= 1 expected, got {:?}",
+                t.shape()
+            )))
+        }
+    };
+    let (t, dtype, dev) = (t.detach(), t.dtype(), t.device());
+    let at_max = t.eq_mask(&t.max(&[1], true)?)?;
+    let cols = Tensor::arange(0.0, c as f64, 1.0, dtype)?
+        .reshape(&[1, c])?
+        .to_device(dev)?;
+    let none = Tensor::full_on(&[], c as f64, dtype, dev)?;
+    Ok(Tensor::where_cond(&at_max, &cols, &none)?.min(&[1], false)?)
+}
+
 /// Number of rows of `[N, C]` logits whose argmax (the first maximum, as [`argmax_rows`])
 /// equals the i64 label, counted on the logits' device as a 0-d tensor of their dtype (no
 /// host synchronisation): row `r` counts when `z[r, j] < z[r, y]` for every `j < y` and
@@ -196,6 +218,17 @@ mod tests {
         let want = (std::f64::consts::FRAC_1_SQRT_2 - 1.0) / 2.0;
         let got = grad_cosine(&[a], &[b]).unwrap().item().unwrap();
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn argmax_on_the_device_is_the_first_maximum() {
+        let z = vec![
+            0.5f64, 0.5, 0.1, 0.1, 0.7, 0.7, 0.3, 0.2, 0.9, 0.2, 0.2, 0.2,
+        ];
+        let t = Tensor::from_vec(z, &[4, 3]).unwrap();
+        assert_eq!(argmax_rows(&t), vec![0, 1, 2, 0]);
+        let got = argmax_rows_on_device(&t).unwrap().to_f64_vec();
+        assert_eq!(got, vec![0.0, 1.0, 2.0, 0.0]);
     }
 
     #[test]

@@ -4,15 +4,19 @@
 //! gradient parts, then theta2's update) make no host synchronisation, and reading a step's
 //! figures (the logged losses) makes exactly one. Counted by the engine's stats. ConvNet-4 on
 //! 1x28x28 images, 10 primary classes, psi = [3] * 10, as configuration B1, batch 2
-//! (the kernel emulator runs every CUDA thread on the CPU).
+//! (the kernel emulator runs every CUDA thread on the CPU). The trainer keeps the figures on
+//! the device for a whole pass: a MAXL epoch (second and first order) of 2 batches makes as
+//! many synchronisations as one of 1 batch.
 
+use maxl::data::{Loader, LoaderConfig, Synthetic};
 use maxl::hierarchy::Hierarchy;
 use maxl::models::{Backbone, InputShape, Net, NetState};
 use maxl::nn::Sgd;
-use maxl::train::{MaxlSetup, VirtualStep};
+use maxl::train::{MaxlSetup, Method, TrainConfig, Trainer, VirtualStep};
 use maxl_engine::backend::cuda::gpu_or_emulator;
 use maxl_engine::stats::stats;
 use maxl_engine::{DType, Device, Rng, Tensor};
+use std::sync::Arc;
 
 fn device() -> Option<Device> {
     match gpu_or_emulator() {
@@ -159,4 +163,41 @@ fn one_hot_is_made_on_the_device() {
     assert_eq!(t.shape(), &[2, 2, 3]);
     let want = [0., 0., 1., 1., 0., 0., 0., 1., 0., 0., 0., 1.];
     assert_eq!(t.to_f64_vec(), want);
+}
+
+/// Host synchronisations of one MAXL epoch (pass 1, the meta pass, the test) on `dev` with
+/// `batches` training batches of 2 images, second or first order.
+fn epoch_syncs(dev: Device, batches: usize, method: Method) -> u64 {
+    let split = Synthetic::new(2 * batches, 2, [1, 16, 16], 2, 3)
+        .split()
+        .unwrap();
+    let (train, test) = (Arc::new(split.train), Arc::new(split.test));
+    let cfg = TrainConfig {
+        method,
+        psi: vec![2],
+        epochs: 1,
+        batch_size: 2,
+        lr: 0.05,
+        cosine_every: 1,
+        seed: 1,
+        device: dev,
+        ..TrainConfig::default()
+    };
+    let loader = Loader::new(train.clone(), LoaderConfig::train(&train, 2, 1)).unwrap();
+    let test_loader = Loader::new(test.clone(), LoaderConfig::eval(&test, 2)).unwrap();
+    let mut t = Trainer::new(cfg, &train).unwrap();
+    let before = stats();
+    let m = t.run_epoch(&loader, &test_loader, &mut |_| {}).unwrap();
+    assert!(m.train_loss.is_finite() && m.meta_loss_after.is_finite() && m.cosine != 0.0);
+    (stats() - before).host_syncs
+}
+
+#[test]
+fn a_maxl_epoch_reads_its_figures_once_per_pass_whatever_its_length() {
+    let Some(dev) = device() else { return };
+    for method in [Method::Maxl, Method::MaxlFo] {
+        let (short, long) = (epoch_syncs(dev, 1, method), epoch_syncs(dev, 2, method));
+        eprintln!("{method:?}: {short} host syncs for 1 batch, {long} for 2");
+        assert_eq!(short, long, "{method:?}: the steps of an epoch synchronise");
+    }
 }
