@@ -19,7 +19,7 @@
 //!   `to_vec`, `to_f64_vec`, `item`), autograd state (`set_requires_grad`, `detach`, `grad`,
 //!   `backward`, `op_name`) and the ops, one family per module of [`ops`]: elementwise
 //!   arithmetic, math and masks, reductions, matmul, shape views and `concat`/`stack`, index
-//!   ops, softmax family, convolutions, pooling, batch norm ([`batch_norm`] and the fused
+//!   ops, softmax family (with MAXL's Mask SoftMax), the focal loss, convolutions, pooling, batch norm ([`batch_norm`] and the fused
 //!   gradient ops in [`ops::norm`]), and `linear`/`dropout`.
 //! - Autodiff: [`grad`], [`grad_with`] (PyTorch's `autograd.grad`), [`Tensor::backward`],
 //!   [`no_grad`]/[`set_grad_enabled`]; [`Op`] (a recorded op with its backward rule) and

@@ -1,5 +1,7 @@
 //! The MAXL losses: Mask SoftMax (a stable softmax of `z + ln m`), focal loss from logits with
 //! soft targets, and the entropy regulariser on the batch-mean generated label (REFERENCE.md).
+//! Mask SoftMax and the focal loss are the engine's fused ops (one kernel each way, gradients
+//! of every order); tests/fused_losses.rs holds them against the compositions they replace.
 
 use crate::hierarchy::Hierarchy;
 use maxl_engine::Result;
@@ -17,22 +19,14 @@ pub fn mask_softmax(
     let table = h
         .log_mask(exact, logits.dtype())
         .to_device(logits.device())?;
-    let rows = table.index_select(0, primary)?;
-    logits.add(&rows)?.softmax(1)
+    logits.masked_softmax(primary, &table)
 }
 
 /// Focal loss `-sum_c y_c (1 - p_c)^gamma log p_c`, mean over the batch, with `p =
-/// softmax(logits)` and `log p` from `log_softmax` (stable). `targets` are probabilities
-/// `[N, C]` (one-hot for the primary task, soft for the auxiliary task).
+/// softmax(logits)` (stable). `targets` are probabilities `[N, C]` (one-hot for the primary
+/// task, soft for the auxiliary task).
 pub fn focal_loss(logits: &Tensor, targets: &Tensor, gamma: f64) -> Result<Tensor> {
-    let logp = logits.log_softmax(1)?;
-    let weight = if gamma == 0.0 {
-        targets.clone()
-    } else {
-        let p = logp.exp()?;
-        targets.mul(&p.rsub_scalar(1.0)?.pow(gamma)?)?
-    };
-    weight.mul(&logp)?.sum(&[1], false)?.mean(&[], false)?.neg()
+    logits.focal_loss(targets, gamma)?.mean(&[], false)
 }
 
 /// Cross-entropy of logits against integer labels, mean over the batch.

@@ -1,9 +1,9 @@
 //! Per-epoch metrics (one struct, serialised as one JSON line per epoch) and the helpers that
-//! compute them: accuracy from logits, gradient cosine similarity (REFERENCE.md's recipe) and
-//! label utilisation.
+//! compute them: accuracy from logits and gradient cosine similarity (REFERENCE.md's recipe),
+//! both on the tensors' device (nothing read back until asked).
 
-use crate::Result;
-use maxl_engine::Tensor;
+use crate::{Error, Result};
+use maxl_engine::{no_grad, DType, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Everything measured in one epoch.
@@ -81,42 +81,91 @@ pub fn argmax_rows(t: &Tensor) -> Vec<usize> {
         .collect()
 }
 
-/// Number of rows whose argmax equals the i64 label.
-pub fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
-    let y = labels.to_vec::<i64>()?;
-    Ok(argmax_rows(logits)
-        .iter()
-        .zip(&y)
-        .filter(|(p, &l)| **p as i64 == l)
-        .count())
+/// Row-wise argmax of a `[N, C]` tensor (the first maximum, as [`argmax_rows`]) on its device:
+/// `[N]` indices as values of its dtype, `C` for a row without a maximum (NaN throughout).
+pub fn argmax_rows_on_device(t: &Tensor) -> Result<Tensor> {
+    let _g = no_grad();
+    let c = match *t.shape() {
+        [_, c] if c > 0 => c,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "argmax: a [N, C] tensor with C >= 1 expected, got {:?}",
+                t.shape()
+            )))
+        }
+    };
+    let (t, dtype, dev) = (t.detach(), t.dtype(), t.device());
+    let at_max = t.eq_mask(&t.max(&[1], true)?)?;
+    let cols = Tensor::arange(0.0, c as f64, 1.0, dtype)?
+        .reshape(&[1, c])?
+        .to_device(dev)?;
+    let none = Tensor::full_on(&[], c as f64, dtype, dev)?;
+    Ok(Tensor::where_cond(&at_max, &cols, &none)?.min(&[1], false)?)
 }
 
-/// Cosine similarity of two gradient lists: each tensor viewed as `[dim0, -1]`, cosine per
-/// row, mean per tensor, mean over tensors.
-pub fn grad_cosine(a: &[Tensor], b: &[Tensor]) -> f64 {
+/// Number of rows of `[N, C]` logits whose argmax (the first maximum, as [`argmax_rows`])
+/// equals the i64 label, counted on the logits' device as a 0-d tensor of their dtype (no
+/// host synchronisation): row `r` counts when `z[r, j] < z[r, y]` for every `j < y` and
+/// `z[r, j] <= z[r, y]` for every `j > y`.
+pub fn correct_count(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let _g = no_grad();
+    let (n, c) = match *logits.shape() {
+        [n, c] if c > 0 => (n, c),
+        _ => {
+            return Err(Error::Invalid(format!(
+                "accuracy: logits must be [N, C] with C >= 1, got {:?}",
+                logits.shape()
+            )))
+        }
+    };
+    if labels.shape() != [n] {
+        return Err(Error::Invalid(format!(
+            "accuracy: {n} rows of logits need labels of shape [{n}], got {:?}",
+            labels.shape()
+        )));
+    }
+    let (z, dtype, dev) = (logits.detach(), logits.dtype(), logits.device());
+    let y = labels.unsqueeze(1)?;
+    let zy = z.gather(1, &y)?;
+    let cols = Tensor::arange(0.0, c as f64, 1.0, dtype)?
+        .reshape(&[1, c])?
+        .to_device(dev)?;
+    let before = cols.lt_mask(&y.to_device(dev)?.to_dtype(dtype)?)?;
+    let ok = Tensor::where_cond(&before, &z.lt_mask(&zy)?, &z.le_mask(&zy)?)?;
+    Ok(ok.min(&[1], false)?.sum_all()?)
+}
+
+/// Number of rows whose argmax equals the i64 label ([`correct_count`], read back).
+pub fn correct(logits: &Tensor, labels: &Tensor) -> Result<usize> {
+    Ok(correct_count(logits, labels)?.item()? as usize)
+}
+
+/// Cosine similarity of two gradient lists, on their device as a 0-d tensor of their dtype:
+/// each tensor viewed as `[dim0, -1]`, cosine per row (norms clamped at 1e-8, as
+/// `torch.nn.functional.cosine_similarity`), mean per tensor, mean over tensors (0 for none).
+pub fn grad_cosine(a: &[Tensor], b: &[Tensor]) -> Result<Tensor> {
+    let _g = no_grad();
     let mut per_tensor = Vec::new();
     for (x, y) in a.iter().zip(b) {
         let rows = x.shape().first().copied().unwrap_or(1).max(1);
-        let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
-        let len = xv.len() / rows;
+        let len = x.numel() / rows;
         if len == 0 {
             continue;
         }
-        let mut sum = 0.0;
-        for r in 0..rows {
-            let (u, v) = (&xv[r * len..(r + 1) * len], &yv[r * len..(r + 1) * len]);
-            let dot: f64 = u.iter().zip(v).map(|(p, q)| p * q).sum();
-            let nu: f64 = u.iter().map(|p| p * p).sum::<f64>().sqrt();
-            let nv: f64 = v.iter().map(|p| p * p).sum::<f64>().sqrt();
-            // As torch.nn.functional.cosine_similarity: norms clamped at 1e-8.
-            sum += dot / (nu.max(1e-8) * nv.max(1e-8));
-        }
-        per_tensor.push(sum / rows as f64);
+        let (x, y) = (x.reshape(&[rows, len])?, y.reshape(&[rows, len])?);
+        let norm = |v: &Tensor| -> Result<Tensor> {
+            let n = v.mul(v)?.sum(&[1], false)?.sqrt()?;
+            Ok(n.clamp(1e-8, f64::INFINITY)?)
+        };
+        let dot = x.mul(&y)?.sum(&[1], false)?;
+        let cos = dot.div(&norm(&x)?.mul(&norm(&y)?)?)?;
+        per_tensor.push(cos.mean(&[], false)?);
     }
-    if per_tensor.is_empty() {
-        return 0.0;
+    match a.first() {
+        _ if !per_tensor.is_empty() => Ok(Tensor::stack(&per_tensor, 0)?.mean(&[], false)?),
+        Some(t) => Ok(Tensor::full_on(&[], 0.0, t.dtype(), t.device())?),
+        None => Ok(Tensor::zeros(&[], DType::F64)),
     }
-    per_tensor.iter().sum::<f64>() / per_tensor.len() as f64
 }
 
 #[cfg(test)]
@@ -167,6 +216,34 @@ mod tests {
         let b = Tensor::from_vec(vec![1.0f64, 1.0, 0.0, -2.0], &[2, 2]).unwrap();
         // Row cosines: 1/sqrt(2) and -1; mean over rows.
         let want = (std::f64::consts::FRAC_1_SQRT_2 - 1.0) / 2.0;
-        assert!((grad_cosine(&[a], &[b]) - want).abs() < 1e-12);
+        let got = grad_cosine(&[a], &[b]).unwrap().item().unwrap();
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn argmax_on_the_device_is_the_first_maximum() {
+        let z = vec![
+            0.5f64, 0.5, 0.1, 0.1, 0.7, 0.7, 0.3, 0.2, 0.9, 0.2, 0.2, 0.2,
+        ];
+        let t = Tensor::from_vec(z, &[4, 3]).unwrap();
+        assert_eq!(argmax_rows(&t), vec![0, 1, 2, 0]);
+        let got = argmax_rows_on_device(&t).unwrap().to_f64_vec();
+        assert_eq!(got, vec![0.0, 1.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn ties_count_for_the_first_maximum_only() {
+        // Rows with ties: the argmax is the first maximum, as argmax_rows.
+        let z = vec![
+            0.5f64, 0.5, 0.1, 0.1, 0.7, 0.7, 0.1, 0.7, 0.7, 0.2, 0.2, 0.2,
+        ];
+        let logits = Tensor::from_vec(z, &[4, 3]).unwrap();
+        assert_eq!(argmax_rows(&logits), vec![0, 1, 1, 0]);
+        let labels = Tensor::from_vec(vec![1i64, 1, 2, 0], &[4]).unwrap();
+        // Row 0: label 1 ties with column 0, which comes first: wrong. Row 1: right. Row 2:
+        // label 2 ties with column 1: wrong. Row 3: all equal, label 0: right.
+        let n = correct_count(&logits, &labels).unwrap();
+        assert_eq!((n.shape(), n.item().unwrap()), (&[][..], 2.0));
+        assert!(correct_count(&logits, &Tensor::from_vec(vec![0i64; 3], &[3]).unwrap()).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! One B1-shaped MAXL stage-1 and stage-2 step on the CUDA backend against the CPU: the same
 //! losses, accuracies and gradients (theta1's and the second-order theta2's), in f64 to tight
-//! tolerances and in f32 to float tolerances. ConvNet-4 on 1x28x28 images, 10 primary classes,
+//! tolerances and in f32 to float tolerances; in f64 also the first-order stage 2 with its
+//! gradient parts. ConvNet-4 on 1x28x28 images, 10 primary classes,
 //! psi = [3] * 10, as configuration B1 but with batch 6 (the kernel emulator, used where there
 //! is no GPU, runs every CUDA thread on the CPU). Skipped with a message only where there is
 //! neither a GPU nor a C++ compiler (an error under CI=true).
@@ -139,20 +140,21 @@ fn steps_agree(dtype: DType, rtol: f64, atol: f64) {
         .setup
         .stage1(net, &gpu.mt, &gpu.x, &gpu.y, Some(&aux_g), true)
         .unwrap();
+    let (f1g, f1c) = (s1g.read().unwrap(), s1c.read().unwrap());
     assert_close(
         "stage-1 loss",
-        &[s1g.loss, s1g.primary_loss],
-        &[s1c.loss, s1c.primary_loss],
+        &[f1g.loss, f1g.primary_loss],
+        &[f1c.loss, f1c.primary_loss],
         rtol,
         atol,
     );
-    assert_eq!(s1g.correct, s1c.correct);
+    assert_eq!(f1g.correct, f1c.correct);
     // The cosine of two nearly orthogonal gradients amplifies rounding: absolute tolerance.
     let cos_tol = if dtype == DType::F32 { 1e-2 } else { 1e-8 };
     assert_close(
         "cosine",
-        &[s1g.cosine.unwrap()],
-        &[s1c.cosine.unwrap()],
+        &[f1g.cosine.unwrap()],
+        &[f1c.cosine.unwrap()],
         0.0,
         cos_tol,
     );
@@ -170,18 +172,47 @@ fn steps_agree(dtype: DType, rtol: f64, atol: f64) {
         .setup
         .stage2(&gpu.mt, &gpu.gen, &gpu.x, &gpu.y, 0.1)
         .unwrap();
+    let (f2g, f2c) = (s2g.read().unwrap(), s2c.read().unwrap());
     assert_close(
         "stage-2 losses",
-        &[s2g.loss_before, s2g.loss_after],
-        &[s2c.loss_before, s2c.loss_after],
+        &[f2g.loss_before, f2g.loss_after],
+        &[f2c.loss_before, f2c.loss_after],
         rtol,
         atol,
     );
     assert_eq!(
-        (s2g.correct_before, s2g.correct_after),
-        (s2c.correct_before, s2c.correct_after)
+        (f2g.correct_before, f2g.correct_after),
+        (f2c.correct_before, f2c.correct_after)
     );
     grads_close("theta2 meta-gradient", &s2g.grads, &s2c.grads, rtol, atol);
+
+    // The first-order variant (its step size from a norm taken on the device) in f64, where
+    // its finite differences do not amplify f32 rounding.
+    if dtype == DType::F64 {
+        let step = maxl::train::VirtualStep::plain(0.1);
+        let run = |c: &Case| {
+            c.setup
+                .stage2_first_order_at(&c.mt, &c.gen, &c.x, &c.y, &step, true)
+                .unwrap()
+        };
+        let (fog, foc) = (run(&gpu), run(&cpu));
+        let (fg, fc) = (fog.read().unwrap(), foc.read().unwrap());
+        let (pg, pc) = (fg.parts.unwrap(), fc.parts.unwrap());
+        assert_close(
+            "first-order figures",
+            &[fg.loss_before, fg.loss_after, pg.primary, pg.entropy],
+            &[fc.loss_before, fc.loss_after, pc.primary, pc.entropy],
+            1e-6,
+            1e-8,
+        );
+        grads_close(
+            "first-order theta2 gradient",
+            &fog.grads,
+            &foc.grads,
+            1e-6,
+            1e-8,
+        );
+    }
 }
 
 #[test]

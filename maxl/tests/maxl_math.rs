@@ -402,11 +402,8 @@ fn sgd_lookahead_meta_gradient_matches_finite_differences() {
     let out = s.stage2_at(&mt, &gen, &x, &y, &step, false).unwrap();
     // The fast weights are the ones written out by hand: the primary loss there agrees.
     let (after, _) = meta_objective_at(&s, &mt, &gen, &x, &y, alpha, Some(&like));
-    assert!(
-        close(out.loss_after, after, 1e-12),
-        "{} vs {after}",
-        out.loss_after
-    );
+    let loss_after = out.read().unwrap().loss_after;
+    assert!(close(loss_after, after, 1e-12), "{loss_after} vs {after}");
     let mut rng = Rng::new(10);
     for _ in 0..3 {
         let u = direction(&gen, &mut rng);
@@ -422,7 +419,8 @@ fn sgd_lookahead_meta_gradient_matches_finite_differences() {
     }
     // It is another step than the plain one: the loss there and theta2's gradient differ.
     let plain = s.stage2(&mt, &gen, &x, &y, alpha).unwrap();
-    assert!((plain.loss_after - out.loss_after).abs() > 1e-4);
+    let plain_after = plain.read().unwrap().loss_after;
+    assert!((plain_after - loss_after).abs() > 1e-4);
     let (rel, _) = relative_distance(&plain.grads, &out.grads);
     assert!(rel > 1e-3, "relative distance {rel}");
     // Without momentum and weight decay it is the plain step, number for number.
@@ -437,7 +435,10 @@ fn sgd_lookahead_meta_gradient_matches_finite_differences() {
             false,
         )
         .unwrap();
-    assert_eq!(same.loss_after.to_bits(), plain.loss_after.to_bits());
+    assert_eq!(
+        same.read().unwrap().loss_after.to_bits(),
+        plain_after.to_bits()
+    );
     assert_eq!(relative_distance(&plain.grads, &same.grads).0, 0.0);
 }
 
@@ -453,6 +454,7 @@ fn first_order_with_sgd_lookahead_converges_to_the_exact_gradient() {
         .unwrap();
     let (rel, _) = relative_distance(&exact.grads, &fo.grads);
     assert!(rel < 1e-4, "relative distance {rel}");
+    let (fo, exact) = (fo.read().unwrap(), exact.read().unwrap());
     assert!(close(fo.loss_after, exact.loss_after, 1e-12));
 }
 
@@ -504,7 +506,7 @@ fn the_gradient_parts_are_the_primary_and_entropy_gradients_and_change_nothing()
         };
         let measured = run(&s, true);
         let plain = run(&s, false);
-        assert!(plain.parts.is_none());
+        assert!(plain.read().unwrap().parts.is_none());
         // The update is the same, bit for bit.
         for (a, b) in measured.grads.iter().zip(&plain.grads) {
             let bits = |t: &Tensor| {
@@ -515,7 +517,7 @@ fn the_gradient_parts_are_the_primary_and_entropy_gradients_and_change_nothing()
             };
             assert_eq!(bits(a), bits(b), "first order: {first_order}");
         }
-        let parts = measured.parts.unwrap();
+        let parts = measured.read().unwrap().parts.unwrap();
         // The primary part is theta2's gradient with lambda = 0.
         let want_primary = norm(&run(&without_lambda, false).grads);
         assert!(
@@ -528,7 +530,7 @@ fn the_gradient_parts_are_the_primary_and_entropy_gradients_and_change_nothing()
             "first order {first_order}: entropy {} vs {want_entropy}",
             parts.entropy
         );
-        let zero = run(&without_lambda, true).parts.unwrap();
+        let zero = run(&without_lambda, true).read().unwrap().parts.unwrap();
         assert_eq!(zero.entropy, 0.0);
     }
 }

@@ -53,6 +53,10 @@ fn order_3_for_the_ops_of_the_meta_step() {
         "log_softmax",
         "sigmoid",
         "div",
+        "masked_softmax",
+        "softmax_backward",
+        "focal_loss",
+        "focal_loss_backward",
     ];
     let cases = all_cases();
     for op in wanted {

@@ -3,7 +3,7 @@
 //! gradient, in f64 and f32), plus the paths that only some shapes or settings take (TF32, the
 //! large-tile f32 gemm, split-K weight gradients, two-stage sums, casts, integer fills and
 //! copies, the comparison masks); the names launched must be every kernel that `maxl-kernels`
-//! compiles, except [`PENDING_ISSUE_12`]. On a machine without a GPU this runs on the kernel
+//! compiles. On a machine without a GPU this runs on the kernel
 //! emulator; skipped with a message only when there is neither a GPU nor a C++ compiler (an
 //! error under CI=true).
 
@@ -12,17 +12,6 @@ use maxl_engine::ops::cases::{all_cases, OpCase};
 use maxl_engine::stats::{launched_kernel_names, record_kernel_names};
 use maxl_engine::{grad_with, DType, Device, Rng, Tensor};
 use std::collections::BTreeSet;
-
-/// Compiled kernels that no code path launches yet, each to be wired by issue 12 (the fused
-/// focal loss and Mask SoftMax backward as recorded ops); that change empties this list.
-const PENDING_ISSUE_12: &[&str] = &[
-    "focal_loss_fwd_f32",
-    "focal_loss_fwd_f64",
-    "focal_loss_bwd_f32",
-    "focal_loss_bwd_f64",
-    "masked_softmax_bwd_f32",
-    "masked_softmax_bwd_f64",
-];
 
 fn device() -> Option<Device> {
     match cuda::gpu_or_emulator() {
@@ -156,9 +145,6 @@ fn special_paths(dev: Device) -> maxl_engine::Result<()> {
 fn every_compiled_kernel_is_launched_by_some_code_path() {
     let Some(dev) = device() else { return };
     let compiled: BTreeSet<String> = maxl_kernels::all_kernels().map(str::to_string).collect();
-    for p in PENDING_ISSUE_12 {
-        assert!(compiled.contains(*p), "pending kernel {p} is not compiled");
-    }
     record_kernel_names(true);
     let mut failures = Vec::new();
     for case in all_cases() {
@@ -176,24 +162,14 @@ fn every_compiled_kernel_is_launched_by_some_code_path() {
     let launched = launched_kernel_names();
     let unknown: Vec<&String> = launched.difference(&compiled).collect();
     assert!(unknown.is_empty(), "launched but not compiled: {unknown:?}");
-    let pending: BTreeSet<String> = PENDING_ISSUE_12.iter().map(|s| s.to_string()).collect();
-    let now_used: Vec<&String> = pending.intersection(&launched).collect();
-    assert!(
-        now_used.is_empty(),
-        "launched now, so take them off PENDING_ISSUE_12: {now_used:?}"
-    );
-    let orphans: Vec<&String> = compiled
-        .difference(&launched)
-        .filter(|k| !pending.contains(*k))
-        .collect();
+    let orphans: Vec<&String> = compiled.difference(&launched).collect();
     assert!(
         orphans.is_empty(),
         "compiled kernels that no code path launches (wire them or delete them): {orphans:?}"
     );
     eprintln!(
-        "{} of {} compiled kernels launched; {} pending issue 12",
+        "{} of {} compiled kernels launched",
         launched.len(),
-        compiled.len(),
-        pending.len()
+        compiled.len()
     );
 }

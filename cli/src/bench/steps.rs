@@ -1,7 +1,11 @@
 //! Step times of the benchmark configurations B1 (ConvNet-4, 1x28x28, 10 classes, psi [3]*10)
 //! and B2 (VGG-16, 3x32x32, 20 classes, psi [5]*20), batch 100, as MODELS.md defines them:
 //! `single_s`, `meta_s` (second-order step on the single-task network, inner lr 0.01),
-//! `stage1_s` and `stage2_s` (the MAXL steps). One JSON object.
+//! `stage1_s` and `stage2_s` (the MAXL steps as the trainer runs them: the step, theta's SGD
+//! update, the step's figures added to the pass's sums on the device), and `stage1_syncs` /
+//! `stage2_syncs`: the host synchronisations each of those steps makes (the engine's count,
+//! the timing's own device synchronisation excluded; the trainer reads the sums once per
+//! pass). One JSON object.
 
 use super::timing::median_secs;
 use anyhow::Result;
@@ -9,8 +13,9 @@ use maxl::hierarchy::Hierarchy;
 use maxl::losses::cross_entropy;
 use maxl::models::{Backbone, InputShape, Net, NetState};
 use maxl::nn::Sgd;
+use maxl::train::epoch::PassSums;
 use maxl::train::MaxlSetup;
-use maxl_engine::{grad, DType, Device, Rng, Tensor};
+use maxl_engine::{grad, stats, DType, Device, Rng, Tensor};
 use serde_json::json;
 
 /// A benchmark configuration.
@@ -119,27 +124,38 @@ pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()
     let mut gen = setup.generator.init(&mut rng)?.to_device(dev)?;
     let mut opt1 = Sgd::new(0.1, 0.9, 5e-4);
     let mut opt2 = Sgd::new(1e-3, 0.0, 5e-4);
+    // Each step as the trainer runs it. The sync count is the last run's (every run makes the
+    // same calls).
+    let (mut pass1, mut pass2) = (PassSums::default(), PassSums::default());
+    let mut stage1_syncs = 0;
     let stage1_s = median_secs(
         || {
+            let before = stats();
             let aux = setup.generated_targets(&gen, &x, &y)?;
             let out = setup.stage1(&setup.multi_task, &mt, &x, &y, Some(&aux), false)?;
+            pass1.add(&out.figures, BATCH)?;
             mt = NetState {
                 params: opt1.step(&mt.params, &out.grads)?,
                 buffers: out.buffers,
             };
+            stage1_syncs = (stats() - before).host_syncs;
             dev.synchronize()?;
             Ok(())
         },
         10,
         min_secs,
     )?;
+    let mut stage2_syncs = 0;
     let stage2_s = median_secs(
         || {
+            let before = stats();
             let out = setup.stage2(&mt, &gen, &x, &y, 0.1)?;
+            pass2.add(&out.figures, BATCH)?;
             gen = NetState {
                 params: opt2.step(&gen.params, &out.grads)?,
                 buffers: out.gen_buffers,
             };
+            stage2_syncs = (stats() - before).host_syncs;
             dev.synchronize()?;
             Ok(())
         },
@@ -150,7 +166,8 @@ pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()
         "{}",
         json!({
             "config": name, "single_s": single_s, "meta_s": meta_s, "stage1_s": stage1_s,
-            "stage2_s": stage2_s, "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
+            "stage2_s": stage2_s, "stage1_syncs": stage1_syncs, "stage2_syncs": stage2_syncs,
+            "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
             "tf32": tf32, "gpu": super::gemm::gpu_name(dev)
         })
     );

@@ -12,6 +12,7 @@ pub fn all_cases() -> Vec<OpCase> {
     v.extend(super::matmul::cases::gradcheck_cases());
     v.extend(super::index::cases::gradcheck_cases());
     v.extend(super::softmax::cases::gradcheck_cases());
+    v.extend(super::focal::cases::gradcheck_cases());
     v.extend(super::conv::cases::gradcheck_cases());
     v.extend(super::pool::cases::gradcheck_cases());
     v.extend(super::norm::cases::gradcheck_cases());

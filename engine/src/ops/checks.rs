@@ -1,5 +1,5 @@
 //! Argument checks shared by the op families (operands of one dtype and device, float or index
-//! dtypes), and `when`, with which backward rules skip the gradients nobody needs.
+//! dtypes, indices in range), and `when`, with which backward rules skip the gradients nobody needs.
 
 use crate::error::{Error, Result};
 use crate::Tensor;
@@ -43,6 +43,21 @@ pub(crate) fn check_index(op: &'static str, a: &Tensor) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The values of an i64 index tensor (from its host copy when it was uploaded, so without a
+/// device synchronisation).
+pub(crate) fn indices(t: &Tensor, op: &'static str) -> Result<Vec<i64>> {
+    check_index(op, t)?;
+    t.to_vec::<i64>()
+}
+
+/// Every index within `0..size`.
+pub(crate) fn in_bounds(op: &'static str, idx: &[i64], size: usize) -> Result<()> {
+    match idx.iter().find(|&&i| i < 0 || i as usize >= size) {
+        Some(&i) => Err(Error::IndexOutOfRange { op, index: i, size }),
+        None => Ok(()),
+    }
 }
 
 /// `Some(f())` when `need` is true: how backward rules skip the gradients nobody needs.

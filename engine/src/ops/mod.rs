@@ -12,6 +12,7 @@ pub mod cases;
 pub(crate) mod checks;
 pub mod conv;
 pub mod elementwise;
+pub mod focal;
 pub mod index;
 pub mod matmul;
 pub mod nn;

@@ -16,6 +16,6 @@ pub use epoch::{EpochContext, Progress};
 pub use kmeans::{Autoencoder, KMeansState};
 pub use lookahead::VirtualStep;
 pub use record::Record;
-pub use steps::{GradParts, MaxlSetup, Stage1, Stage2};
+pub use steps::{GradParts, MaxlSetup, Stage1, Stage1Figures, Stage2, Stage2Figures};
 pub use strategy::AuxStrategy;
 pub use trainer::Trainer;

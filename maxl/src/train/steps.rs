@@ -3,15 +3,19 @@
 //! theta1+ = theta1 - alpha g, or the step theta1's SGD would take: see [`VirtualStep`]; second
 //! order) and its first-order finite-difference variant. Stage 2 can also measure the two parts
 //! of theta2's gradient (the primary loss at theta1+ and the entropy term) without changing it.
+//!
+//! A step never waits for its device: its figures (losses, accuracies, cosine, gradient norms)
+//! stay there as one small tensor, read with one copy when asked ([`Stage1::read`],
+//! [`Stage2::read`]), and the first-order variant's step size comes from a norm taken there.
 
 use super::lookahead::VirtualStep;
 use crate::hierarchy::Hierarchy;
 use crate::losses::{entropy_term, focal_loss, mask_softmax};
-use crate::metrics::{correct, grad_cosine};
+use crate::metrics::{correct_count, grad_cosine};
 use crate::models::{Net, NetState};
 use crate::nn::Params;
 use crate::Result;
-use maxl_engine::{grad, no_grad, Tensor};
+use maxl_engine::{grad, no_grad, DType, Tensor};
 
 /// The fixed parts of a MAXL run: the two networks, psi and the loss settings.
 #[derive(Debug, Clone)]
@@ -30,26 +34,94 @@ pub struct MaxlSetup {
     pub fd_scale: f64,
 }
 
-/// What stage 1 returns: theta1's gradients (name order), new BN buffers and figures.
+/// What stage 1 returns: theta1's gradients (name order), new BN buffers and the step's
+/// figures, on the step's device.
 pub struct Stage1 {
     pub grads: Vec<Tensor>,
     pub buffers: Params,
+    /// `[primary loss, auxiliary loss, correct, cosine]` as one 1-D tensor (the auxiliary
+    /// loss 0 without an auxiliary task, the cosine 0 where it was not measured).
+    pub figures: Tensor,
+    /// Whether the cosine was measured.
+    pub has_cosine: bool,
+}
+
+/// Stage 1's figures, read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage1Figures {
+    /// Primary plus auxiliary loss.
     pub loss: f64,
     pub primary_loss: f64,
     pub correct: usize,
     pub cosine: Option<f64>,
 }
 
-/// What stage 2 returns: theta2's gradients, the generator's new buffers and figures.
+/// What stage 2 returns: theta2's gradients, the generator's new buffers and the step's
+/// figures, on the step's device.
 pub struct Stage2 {
     pub grads: Vec<Tensor>,
     pub gen_buffers: Params,
+    /// `[loss before, correct before, loss after, correct after, primary part, entropy part]`
+    /// as one 1-D tensor (the parts' norms 0 where they were not measured).
+    pub figures: Tensor,
+    /// Whether the two parts of the gradient were measured.
+    pub has_parts: bool,
+}
+
+/// Stage 2's figures, read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage2Figures {
     pub loss_before: f64,
     pub correct_before: usize,
     pub loss_after: f64,
     pub correct_after: usize,
-    /// The two parts of `grads`, where they were asked for.
+    /// The two parts of the gradient, where they were asked for.
     pub parts: Option<GradParts>,
+}
+
+/// The values of a small tensor of figures as f64 (one copy from its device).
+fn read_figures(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(match t.dtype() {
+        DType::F32 => t.to_vec::<f32>()?.into_iter().map(f64::from).collect(),
+        _ => t.to_dtype(DType::F64)?.to_vec::<f64>()?,
+    })
+}
+
+/// One row of figures from 0-d tensors, detached.
+fn figures_of(values: &[Tensor]) -> Result<Tensor> {
+    let _g = no_grad();
+    let v: Vec<Tensor> = values.iter().map(Tensor::detach).collect();
+    Ok(Tensor::stack(&v, 0)?)
+}
+
+impl Stage1 {
+    /// The figures, read from the device in one copy (one host synchronisation).
+    pub fn read(&self) -> Result<Stage1Figures> {
+        let v = read_figures(&self.figures)?;
+        Ok(Stage1Figures {
+            loss: v[0] + v[1],
+            primary_loss: v[0],
+            correct: v[2] as usize,
+            cosine: self.has_cosine.then_some(v[3]),
+        })
+    }
+}
+
+impl Stage2 {
+    /// The figures, read from the device in one copy (one host synchronisation).
+    pub fn read(&self) -> Result<Stage2Figures> {
+        let v = read_figures(&self.figures)?;
+        Ok(Stage2Figures {
+            loss_before: v[0],
+            correct_before: v[1] as usize,
+            loss_after: v[2],
+            correct_after: v[3] as usize,
+            parts: self.has_parts.then_some(GradParts {
+                primary: v[4],
+                entropy: v[5],
+            }),
+        })
+    }
 }
 
 /// The L2 norms of the two parts of theta2's gradient, which sum to it: the primary part
@@ -61,8 +133,9 @@ pub struct GradParts {
     pub entropy: f64,
 }
 
-/// The L2 norm of a list of tensors, as one vector (summed on their device, read back once).
-pub fn l2_norm(ts: &[Tensor]) -> Result<f64> {
+/// The L2 norm of a list of tensors, as one vector, on their device: a 0-d tensor (of the
+/// first one's dtype and device; f64 0 on the host for none).
+pub fn l2_norm_of(ts: &[Tensor]) -> Result<Tensor> {
     let _g = no_grad();
     let mut total: Option<Tensor> = None;
     for t in ts {
@@ -73,9 +146,14 @@ pub fn l2_norm(ts: &[Tensor]) -> Result<f64> {
         });
     }
     Ok(match total {
-        Some(t) => t.item()?.sqrt(),
-        None => 0.0,
+        Some(t) => t.sqrt()?,
+        None => Tensor::zeros(&[], DType::F64),
     })
+}
+
+/// The L2 norm of a list of tensors ([`l2_norm_of`], read back).
+pub fn l2_norm(ts: &[Tensor]) -> Result<f64> {
+    Ok(l2_norm_of(ts)?.item()?)
 }
 
 impl MaxlSetup {
@@ -153,7 +231,7 @@ impl MaxlSetup {
                     .map(|(i, _)| i)
                     .collect();
                 let pick = |g: &[Tensor]| trunk.iter().map(|&i| g[i].clone()).collect::<Vec<_>>();
-                let cos = grad_cosine(&pick(&gp), &pick(&ga));
+                let cos = grad_cosine(&pick(&gp), &pick(&ga))?;
                 let sum = gp
                     .iter()
                     .zip(&ga)
@@ -167,17 +245,18 @@ impl MaxlSetup {
                 None,
             ),
         };
-        let aux_loss = match &aux {
-            Some(a) => a.item()?,
-            None => 0.0,
-        };
+        let zero = primary.zeros_like()?;
+        let figures = figures_of(&[
+            primary.clone(),
+            aux.unwrap_or_else(|| zero.clone()),
+            correct_count(&logits[0], y)?,
+            cos.clone().unwrap_or(zero),
+        ])?;
         Ok(Stage1 {
             grads,
             buffers,
-            loss: primary.item()? + aux_loss,
-            primary_loss: primary.item()?,
-            correct: correct(&logits[0], y)?,
-            cosine: cos,
+            figures,
+            has_cosine: cos.is_some(),
         })
     }
 
@@ -237,22 +316,41 @@ impl MaxlSetup {
                     .zip(&weighted)
                     .map(|(t, h)| t.sub(h))
                     .collect::<maxl_engine::Result<Vec<_>>>()?;
-                Some(GradParts {
-                    primary: l2_norm(&rest)?,
-                    entropy: l2_norm(&weighted)?,
-                })
+                Some((l2_norm_of(&rest)?, l2_norm_of(&weighted)?))
             }
             false => None,
         };
+        let figures = self.stage2_figures(&primary, &logits, &after, &fast_logits[0], y, parts)?;
         Ok(Stage2 {
             grads,
             gen_buffers,
-            loss_before: primary.item()?,
-            correct_before: correct(&logits, y)?,
-            loss_after: after.item()?,
-            correct_after: correct(&fast_logits[0], y)?,
-            parts,
+            figures,
+            has_parts: measure_parts,
         })
+    }
+
+    /// Stage 2's figures as one tensor on the device.
+    fn stage2_figures(
+        &self,
+        before: &Tensor,
+        logits_before: &Tensor,
+        after: &Tensor,
+        logits_after: &Tensor,
+        y: &Tensor,
+        parts: Option<(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (primary, entropy) = match parts {
+            Some(parts) => parts,
+            None => (before.zeros_like()?, before.zeros_like()?),
+        };
+        figures_of(&[
+            before.clone(),
+            correct_count(logits_before, y)?,
+            after.clone(),
+            correct_count(logits_after, y)?,
+            primary,
+            entropy,
+        ])
     }
 
     /// Stage 2, first order, with the plain virtual step of size `alpha`: see
@@ -303,17 +401,15 @@ impl MaxlSetup {
             .forward(&virt, &mt.buffers, x, true, false)?;
         let after = focal_loss(&vlogits[0], &onehot, self.gamma)?;
         let d = grad(std::slice::from_ref(&after), &virt.tensors(), None, false)?;
-        let norm = d
-            .iter()
-            .map(|t| t.to_f64_vec().iter().map(|v| v * v).sum::<f64>())
-            .sum::<f64>()
-            .sqrt();
-        let eps = self.fd_scale / norm.max(1e-12);
+        // eps = fd_scale / ||d||, as a 0-d tensor on the device (never read back).
+        let norm = l2_norm_of(&d)?.clamp(1e-12, f64::INFINITY)?;
+        let eps = norm.pow(-1.0)?.mul_scalar(self.fd_scale)?;
         let shifted = |sign: f64| -> Result<Vec<Tensor>> {
+            let step = eps.mul_scalar(sign)?;
             let moved = theta1
                 .iter()
                 .zip(&d)
-                .map(|(p, d)| p.detach().add(&d.mul_scalar(sign * eps)?))
+                .map(|(p, d)| p.detach().add(&d.mul(&step)?))
                 .collect::<maxl_engine::Result<Vec<_>>>()?;
             let moved = mt.params.with_tensors(moved)?;
             let (_, l, _) = self
@@ -328,10 +424,12 @@ impl MaxlSetup {
         };
         let (gp, gm) = (shifted(1.0)?, shifted(-1.0)?);
         let gh = grad(&[entropy_term(&aux_targets)?], &theta2, None, false)?;
+        // -alpha / (2 eps) = -alpha ||d|| / (2 fd_scale).
+        let scale = norm.mul_scalar(-alpha / (2.0 * self.fd_scale))?;
         let primary_part = gp
             .iter()
             .zip(&gm)
-            .map(|(p, m)| p.sub(m)?.mul_scalar(-alpha / (2.0 * eps)))
+            .map(|(p, m)| p.sub(m)?.mul(&scale))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         let entropy_part = gh
             .iter()
@@ -342,20 +440,16 @@ impl MaxlSetup {
             .zip(&entropy_part)
             .map(|(p, h)| p.add(h))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
+        let parts = match measure_parts {
+            true => Some((l2_norm_of(&primary_part)?, l2_norm_of(&entropy_part)?)),
+            false => None,
+        };
+        let figures = self.stage2_figures(&primary, &logits, &after, &vlogits[0], y, parts)?;
         Ok(Stage2 {
             grads,
             gen_buffers,
-            loss_before: primary.item()?,
-            correct_before: correct(&logits, y)?,
-            loss_after: after.item()?,
-            correct_after: correct(&vlogits[0], y)?,
-            parts: match measure_parts {
-                true => Some(GradParts {
-                    primary: l2_norm(&primary_part)?,
-                    entropy: l2_norm(&entropy_part)?,
-                }),
-                false => None,
-            },
+            figures,
+            has_parts: measure_parts,
         })
     }
 }

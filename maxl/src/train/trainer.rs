@@ -14,13 +14,13 @@
 //! the data's position).
 
 use super::config::{TrainConfig, Validated};
-use super::epoch::{check_finite, EpochContext, Progress};
+use super::epoch::{check_finite, EpochContext, PassSums, Progress};
 use super::record::Record;
 use super::steps::MaxlSetup;
 use super::strategy::{compose, AuxStrategy};
 use crate::data::{Dataset, Loader};
 use crate::losses::focal_loss;
-use crate::metrics::{correct, EpochMetrics};
+use crate::metrics::{correct_count, EpochMetrics};
 use crate::models::{Net, NetState};
 use crate::nn::{Schedule, Sgd};
 use crate::{Error, Result};
@@ -166,7 +166,7 @@ impl Trainer {
         on_batch: &mut dyn FnMut(Progress),
     ) -> Result<(f64, f64)> {
         let _g = no_grad();
-        let (mut loss, mut right, mut n) = (0.0, 0, 0);
+        let mut sums = PassSums::default();
         let batches = test.num_batches();
         for batch in test.epoch(0) {
             let b = batch?.to_device(self.cfg.device)?;
@@ -175,9 +175,9 @@ impl Trainer {
                     .forward(&self.mt.params, &self.mt.buffers, &b.images, false, false)?;
             let onehot = Tensor::one_hot(&b.labels, self.setup.hierarchy.primary(), DType::F32)?;
             let size = b.indices.len();
-            loss += focal_loss(&logits[0], &onehot, self.cfg.focal_gamma)?.item()? * size as f64;
-            right += correct(&logits[0], &b.labels)?;
-            n += size;
+            let loss = focal_loss(&logits[0], &onehot, self.cfg.focal_gamma)?;
+            let right = correct_count(&logits[0], &b.labels)?;
+            sums.add(&Tensor::stack(&[loss, right], 0)?, size)?;
             on_batch(Progress {
                 pass: 3,
                 batch: b.index + 1,
@@ -185,8 +185,10 @@ impl Trainer {
                 images: size,
             });
         }
-        let n = n.max(1) as f64;
-        Ok((loss / n, 100.0 * right as f64 / n))
+        // One read for the whole test: the figures are the loss and the correct count.
+        let t = sums.read(2)?;
+        let n = t.images.max(1) as f64;
+        Ok((t.mean(0), 100.0 * t.plain[1] / n))
     }
 
     /// Runs the next epoch: pass 1, the strategy's meta pass (if any), test; an error if a loss
@@ -219,8 +221,9 @@ impl Trainer {
         // Pass 1: theta1.
         let t1 = Instant::now();
         self.strategy.begin_epoch(&cx, &mut m)?;
-        let (mut loss, mut primary, mut right, mut n, mut cos_sum, mut cos_n) =
-            (0.0, 0.0, 0, 0, 0.0, 0);
+        // The steps' figures stay on the device until the end of the pass (no step waits
+        // for the host); a non-finite loss is caught there, before the meta pass.
+        let (mut sums, mut cos_n) = (PassSums::default(), 0);
         for batch in train.epoch(2 * e as u64) {
             let b = batch?.to_device(self.cfg.device)?;
             let size = b.indices.len();
@@ -235,18 +238,11 @@ impl Trainer {
                 aux.as_ref(),
                 cosine,
             )?;
-            check_finite(out.loss, e + 1)?;
             self.mt.params = self.optimizer.step(&self.mt.params, &out.grads)?;
             self.mt.buffers = out.buffers;
             self.strategy.after_step(&cx, &b)?;
-            loss += out.loss * size as f64;
-            primary += out.primary_loss * size as f64;
-            right += out.correct;
-            n += size;
-            if let Some(c) = out.cosine {
-                cos_sum += c;
-                cos_n += 1;
-            }
+            sums.add(&out.figures, size)?;
+            cos_n += usize::from(out.has_cosine);
             on_batch(Progress {
                 pass: 1,
                 batch: b.index + 1,
@@ -254,17 +250,20 @@ impl Trainer {
                 images: size,
             });
         }
+        // Figures: primary loss, auxiliary loss, correct, cosine.
+        let t = sums.read(4)?;
         m.pass1_s = t1.elapsed().as_secs_f64();
-        m.train_loss = loss / n.max(1) as f64;
-        m.train_primary_loss = primary / n.max(1) as f64;
-        m.train_aux_loss = (loss - primary) / n.max(1) as f64;
-        m.train_acc = 100.0 * right as f64 / n.max(1) as f64;
+        m.train_loss = t.mean(0) + t.mean(1);
+        check_finite(m.train_loss, e + 1)?;
+        m.train_primary_loss = t.mean(0);
+        m.train_aux_loss = t.mean(1);
+        m.train_acc = 100.0 * t.plain[2] / t.images.max(1) as f64;
         m.cosine = if cos_n > 0 {
-            cos_sum / cos_n as f64
+            t.plain[3] / cos_n as f64
         } else {
             0.0
         };
-        self.strategy.end_pass1(&mut m);
+        self.strategy.end_pass1(&mut m)?;
 
         // Pass 2, where the strategy has one.
         self.strategy

@@ -1,5 +1,5 @@
 //! Index ops: index_select, gather, scatter_add (differentiable in their float operands; the
-//! i64 indices are constants) and one_hot (a constant). Each one's backward is another of them:
+//! i64 indices are constants) and one_hot (a constant, a scatter_add of ones on the device). Each one's backward is another of them:
 //! index_select and gather scatter-add their gradient back, scatter_add gathers it. Indices are
 //! checked on the host before any kernel reads them (an index tensor uploaded to a device keeps
 //! its host values, so this costs no device synchronisation).
@@ -8,7 +8,7 @@ pub(crate) mod cases;
 mod cpu_kernel;
 mod cuda_kernel;
 
-use super::checks::{check_float, check_index, check_same, when};
+use super::checks::{check_float, check_same, in_bounds, indices, when};
 use crate::autograd::op::OpKind;
 use crate::backend::BackendStorage;
 use crate::error::{Error, Result};
@@ -51,20 +51,6 @@ pub(crate) trait IndexKernel: BackendStorage {
         src: &Self,
         ls: &Layout,
     ) -> Result<Self>;
-}
-
-/// The values of an i64 index tensor (from its host copy when it was uploaded).
-fn indices(t: &Tensor, op: &'static str) -> Result<Vec<i64>> {
-    check_index(op, t)?;
-    t.to_vec::<i64>()
-}
-
-/// Every index within `0..size`.
-fn in_bounds(op: &'static str, idx: &[i64], size: usize) -> Result<()> {
-    match idx.iter().find(|&&i| i < 0 || i as usize >= size) {
-        Some(&i) => Err(Error::IndexOutOfRange { op, index: i, size }),
-        None => Ok(()),
-    }
 }
 
 /// Checks that an index tensor fits `x` for gather/scatter along `axis`.
@@ -189,18 +175,23 @@ impl Tensor {
         Ok(Tensor::from_op(data, self.shape(), op, &[self, src]))
     }
 
-    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`, on
-    /// the labels' device.
+    /// One-hot rows of width `classes` for i64 labels: shape `labels.shape + [classes]`, made
+    /// on the labels' device (zeros with ones scattered in: nothing built on the host).
     pub fn one_hot(labels: &Tensor, classes: usize, dtype: DType) -> Result<Tensor> {
         let idx = indices(labels, "one_hot")?;
         in_bounds("one_hot", &idx, classes)?;
-        let mut vals = vec![0.0; idx.len() * classes];
-        for (r, &l) in idx.iter().enumerate() {
-            vals[r * classes + l as usize] = 1.0;
+        if !dtype.is_float() {
+            return Err(Error::UnsupportedDType {
+                op: "one_hot",
+                dtype,
+            });
         }
         let mut shape = labels.shape().to_vec();
         shape.push(classes);
-        Tensor::from_f64s(&vals, &shape, dtype).to_device(labels.device())
+        let dev = labels.device();
+        let at = labels.detach().unsqueeze(-1)?;
+        let ones = Tensor::full_on(at.shape(), 1.0, dtype, dev)?;
+        Tensor::full_on(&shape, 0.0, dtype, dev)?.scatter_add(-1, &at, &ones)
     }
 }
 

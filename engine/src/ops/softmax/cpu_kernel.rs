@@ -1,10 +1,12 @@
 //! The softmax kernels on host memory: one stable pass per line along the axis of a
-//! `[pre, d, post]` view, and log_softmax's fused input gradient (its sums folded exactly as the
-//! `sum` reduction folds them, so the values equal those of the composite it replaces).
+//! `[pre, d, post]` view (Mask SoftMax adds its table row to each row first, in the order of
+//! the composite it replaces), and the fused input gradients of softmax and log_softmax (their
+//! sums folded exactly as the `sum` reduction folds them, so the values equal those of the
+//! composites they replace).
 
 use super::{RowFn, SoftmaxKernel};
 use crate::backend::cpu::buffer::CpuStorage;
-use crate::backend::cpu::dispatch::{FloatElem, Map1, Map2};
+use crate::backend::cpu::dispatch::{index_values, typed, FloatElem, Map1, Map2};
 use crate::backend::cpu::fold::reduce_rows;
 use crate::backend::cpu::par::PAR_MIN;
 use crate::backend::cpu::strided::to_contiguous;
@@ -88,17 +90,7 @@ impl Map2 for LogSoftmaxBackward {
     const OP: &'static str = "log_softmax_backward";
     fn f<T: FloatElem>(&self, y: &[T], ly: &Layout, g: &[T], lg: &Layout) -> Result<Vec<T>> {
         let (pre, d, post) = split_at_axis(&lg.shape, self.axis);
-        // The sums, folded as `sum` folds them: the axis moved last, each row by reduce_rows.
-        let perm: Vec<usize> = (0..lg.rank())
-            .filter(|&a| a != self.axis)
-            .chain([self.axis])
-            .collect();
-        let sums = reduce_rows(
-            &to_contiguous(g, &lg.permute(&perm)?),
-            d,
-            T::zero(),
-            |a, b| a + b,
-        );
+        let sums = sums_along(y, ly, g, lg, self.axis, false)?;
         let (y, g) = (to_contiguous(y, ly), to_contiguous(g, lg));
         let mut out = vec![T::zero(); y.len()];
         for p in 0..pre {
@@ -110,6 +102,74 @@ impl Map2 for LogSoftmaxBackward {
             }
         }
         Ok(out)
+    }
+}
+
+/// Sums of `g` (times `y`, with `times_y`) along the axis of `[pre, d, post]` views, folded as
+/// `sum` folds them: the axis moved last, each row by reduce_rows. `[pre, post]` values.
+fn sums_along<T: FloatElem>(
+    y: &[T],
+    ly: &Layout,
+    g: &[T],
+    lg: &Layout,
+    axis: usize,
+    times_y: bool,
+) -> Result<Vec<T>> {
+    let d = lg.shape[axis];
+    let perm: Vec<usize> = (0..lg.rank())
+        .filter(|&a| a != axis)
+        .chain([axis])
+        .collect();
+    let gp = to_contiguous(g, &lg.permute(&perm)?);
+    if !times_y {
+        return Ok(reduce_rows(&gp, d, T::zero(), |a, b| a + b));
+    }
+    let yp = to_contiguous(y, &ly.permute(&perm)?);
+    let prod: Vec<T> = gp.iter().zip(yp.iter()).map(|(&g, &y)| g * y).collect();
+    Ok(reduce_rows(&prod, d, T::zero(), |a, b| a + b))
+}
+
+/// `y * (g - sum(g * y))` along the axis.
+struct SoftmaxBackward {
+    axis: usize,
+}
+
+impl Map2 for SoftmaxBackward {
+    const OP: &'static str = "softmax_backward";
+    fn f<T: FloatElem>(&self, y: &[T], ly: &Layout, g: &[T], lg: &Layout) -> Result<Vec<T>> {
+        let (pre, d, post) = split_at_axis(&lg.shape, self.axis);
+        let sums = sums_along(y, ly, g, lg, self.axis, true)?;
+        let (y, g) = (to_contiguous(y, ly), to_contiguous(g, lg));
+        let mut out = vec![T::zero(); y.len()];
+        for p in 0..pre {
+            for i in 0..d {
+                let at = (p * d + i) * post;
+                for q in 0..post {
+                    out[at + q] = y[at + q] * (g[at + q] - sums[p * post + q]);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Mask SoftMax: `softmax(z + table[labels[r]])` per row of `[rows, k]`.
+struct Masked<'a> {
+    labels: &'a [i64],
+    table: (&'a CpuStorage, &'a Layout),
+}
+
+impl Map1 for Masked<'_> {
+    const OP: &'static str = "masked_softmax";
+    fn f<T: FloatElem>(&self, z: &[T], l: &Layout) -> Result<Vec<T>> {
+        let (rows, k) = (l.shape[0], l.shape[1]);
+        let table = to_contiguous(typed::<T>(Self::OP, self.table.0)?, self.table.1);
+        let mut v = to_contiguous(z, l).into_owned();
+        for (row, &y) in v.chunks_mut(k.max(1)).zip(self.labels) {
+            let m = &table[y as usize * k..(y as usize + 1) * k];
+            row.iter_mut().zip(m).for_each(|(a, &b)| *a = *a + b);
+        }
+        Ok(along_axis(&v, rows, k, 1, RowFn::Softmax))
     }
 }
 
@@ -126,5 +186,23 @@ impl SoftmaxKernel for CpuStorage {
         axis: usize,
     ) -> Result<Self> {
         LogSoftmaxBackward { axis }.map(self, ly, g, lg)
+    }
+
+    fn softmax_backward(&self, ly: &Layout, g: &Self, lg: &Layout, axis: usize) -> Result<Self> {
+        SoftmaxBackward { axis }.map(self, ly, g, lg)
+    }
+
+    fn masked_softmax(
+        &self,
+        l: &Layout,
+        (labels, ll): (&Self, &Layout),
+        table: (&Self, &Layout),
+    ) -> Result<Self> {
+        let labels = index_values("masked_softmax", labels, ll)?;
+        Masked {
+            labels: &labels,
+            table,
+        }
+        .map(self, l)
     }
 }

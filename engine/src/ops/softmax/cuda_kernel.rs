@@ -1,9 +1,10 @@
-//! Launchers of masked_softmax.cu for softmax, log_softmax, logsumexp and log_softmax's input
-//! gradient along an axis: rows of the axis are made the last, dense dimension (a gather when
-//! they are not), one warp per row, and the result is put back in the input's axis order.
+//! Launchers of masked_softmax.cu for softmax, log_softmax, logsumexp and the input gradients
+//! of softmax and log_softmax along an axis: rows of the axis are made the last, dense
+//! dimension (a gather when they are not), one warp per row, and the result is put back in the
+//! input's axis order. Mask SoftMax runs on `[rows, k]` logits with dense labels and table.
 
 use super::{RowFn, SoftmaxKernel};
-use crate::backend::cuda::copy::copy_view;
+use crate::backend::cuda::copy::{copy_view, dense_addr};
 use crate::backend::cuda::launch::{addr, kname, launch, output, Args};
 use crate::backend::cuda::{CudaDevice, CudaStorage};
 use crate::error::{Error, Result};
@@ -125,21 +126,91 @@ impl SoftmaxKernel for CudaStorage {
         lg: &Layout,
         axis: usize,
     ) -> Result<Self> {
+        row_backward(
+            self,
+            ly,
+            g,
+            lg,
+            axis,
+            "log_softmax_bwd",
+            "log_softmax_backward",
+        )
+    }
+
+    fn softmax_backward(&self, ly: &Layout, g: &Self, lg: &Layout, axis: usize) -> Result<Self> {
+        row_backward(
+            self,
+            ly,
+            g,
+            lg,
+            axis,
+            "masked_softmax_bwd",
+            "softmax_backward",
+        )
+    }
+
+    fn masked_softmax(
+        &self,
+        l: &Layout,
+        (labels, ll): (&Self, &Layout),
+        (table, lt): (&Self, &Layout),
+    ) -> Result<Self> {
         let (dev, dtype) = (self.dev(), self.dtype());
-        let (pre, d, post) = split(ly, axis);
-        let rows = pre * post;
+        let (rows, d) = (l.shape[0], l.shape[1]);
         let k = row_len(d)?;
+        let out = output(dev, rows * d, dtype)?;
         if rows * d == 0 {
-            return output(dev, rows * d, dtype);
+            return Ok(out);
         }
         let mut keep = Vec::new();
-        let py = rows_last(self, ly, axis, &mut keep)?;
-        let pg = rows_last(g, lg, axis, &mut keep)?;
-        let grid = [rows.div_ceil(8) as u32, 1, 1];
-        into_axis_order(dev, dtype, (pre, d, post), |dst| {
-            let args = Args::new().arg(rows as i64).arg(k).arg(py).arg(pg).arg(dst);
-            let name = kname("log_softmax_bwd", dtype, "log_softmax_backward")?;
-            launch(dev, &name, grid, [256, 1, 1], args)
-        })
+        let z = dense_addr(self, l, &mut keep)?;
+        let y = dense_addr(labels, ll, &mut keep)?;
+        let m = dense_addr(table, lt, &mut keep)?;
+        let args = Args::new()
+            .arg(rows as i64)
+            .arg(k)
+            .arg(z)
+            .arg(y)
+            .arg(m)
+            .arg(lt.shape[0] as i64)
+            .arg(out.ptr());
+        let name = kname("masked_softmax_fwd", dtype, "masked_softmax")?;
+        launch(
+            dev,
+            &name,
+            [rows.div_ceil(8) as u32, 1, 1],
+            [256, 1, 1],
+            args,
+        )?;
+        Ok(out)
     }
+}
+
+/// A row-wise input gradient (`base`: masked_softmax_bwd or log_softmax_bwd) of the output
+/// `y` and its gradient `g` along `axis`.
+fn row_backward(
+    y: &CudaStorage,
+    ly: &Layout,
+    g: &CudaStorage,
+    lg: &Layout,
+    axis: usize,
+    base: &str,
+    op: &'static str,
+) -> Result<CudaStorage> {
+    let (dev, dtype) = (y.dev(), y.dtype());
+    let (pre, d, post) = split(ly, axis);
+    let rows = pre * post;
+    let k = row_len(d)?;
+    if rows * d == 0 {
+        return output(dev, rows * d, dtype);
+    }
+    let mut keep = Vec::new();
+    let py = rows_last(y, ly, axis, &mut keep)?;
+    let pg = rows_last(g, lg, axis, &mut keep)?;
+    let grid = [rows.div_ceil(8) as u32, 1, 1];
+    let name = kname(base, dtype, op)?;
+    into_axis_order(dev, dtype, (pre, d, post), |dst| {
+        let args = Args::new().arg(rows as i64).arg(k).arg(py).arg(pg).arg(dst);
+        launch(dev, &name, grid, [256, 1, 1], args)
+    })
 }

@@ -43,7 +43,9 @@ pub trait AuxStrategy {
     }
 
     /// After pass 1: the strategy's figures of the epoch's labels.
-    fn end_pass1(&mut self, _m: &mut EpochMetrics) {}
+    fn end_pass1(&mut self, _m: &mut EpochMetrics) -> Result<()> {
+        Ok(())
+    }
 
     /// Pass 2, where the strategy has one: updates its own state from theta1 (`mt`, and its
     /// optimiser `theta1` for a look-ahead step like its own) and writes the pass's figures

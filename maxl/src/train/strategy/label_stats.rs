@@ -1,11 +1,13 @@
 //! What MAXL's generated labels look like over an epoch's pass 1: which auxiliary classes are
 //! some image's argmax (label utilisation), the entropy of the mean generated label vector, and
 //! the share of training images whose argmax changed since the previous epoch. The previous
-//! epoch's argmax per image is state between epochs: the strategy's record keeps it.
+//! epoch's argmax per image is state between epochs: the strategy's record keeps it. During
+//! the pass each batch's argmax and the column sums stay on the labels' device; they are read
+//! once, at the end of the pass (no step of the pass waits for the host).
 
-use crate::metrics::EpochMetrics;
+use crate::metrics::{argmax_rows_on_device, EpochMetrics};
 use crate::{Error, Result};
-use maxl_engine::Tensor;
+use maxl_engine::{no_grad, DType, Tensor};
 
 /// The label figures of the current epoch and the argmax of the previous one.
 #[derive(Debug, Clone)]
@@ -14,26 +16,16 @@ pub struct LabelStats {
     classes: usize,
     /// Per training image, its argmax in the previous epoch's pass 1 (`classes`: none).
     previous: Vec<usize>,
-    /// The same for this epoch, as far as it has gone.
+    /// The same for this epoch, as far as it has been read.
     current: Vec<usize>,
     used: Vec<bool>,
     /// Column sums of the generated label vectors, and how many rows they hold.
     sums: Vec<f64>,
     rows: usize,
-}
-
-/// Index of the first maximum of a row (as [`crate::metrics::argmax_rows`]).
-fn argmax(row: &[f64]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-            if v > bv {
-                (i, v)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
+    /// Batches observed but not read yet: each one's argmax per row (on the device) and images.
+    pending: Vec<(Tensor, Vec<usize>)>,
+    /// Their column sums, on the device in f64.
+    pending_sums: Option<Tensor>,
 }
 
 impl LabelStats {
@@ -47,6 +39,8 @@ impl LabelStats {
             used: vec![false; classes],
             sums: vec![0.0; classes],
             rows: 0,
+            pending: Vec::new(),
+            pending_sums: None,
         }
     }
 
@@ -56,9 +50,12 @@ impl LabelStats {
         self.used.fill(false);
         self.sums.fill(0.0);
         self.rows = 0;
+        self.pending.clear();
+        self.pending_sums = None;
     }
 
-    /// Takes in the generated labels `[B, classes]` of the training images `indices`.
+    /// Takes in the generated labels `[B, classes]` of the training images `indices` (device
+    /// work only; read in [`LabelStats::finish`]).
     pub fn observe(&mut self, targets: &Tensor, indices: &[usize]) -> Result<()> {
         if targets.shape() != [indices.len(), self.classes] {
             return Err(Error::Invalid(format!(
@@ -68,28 +65,55 @@ impl LabelStats {
                 self.classes
             )));
         }
-        let values = targets.to_f64_vec();
-        for (row, &i) in values.chunks(self.classes.max(1)).zip(indices) {
-            let slot = self.current.get_mut(i).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "label statistics: image {i} of a training set of {}",
-                    self.previous.len()
-                ))
-            })?;
-            let c = argmax(row);
-            *slot = c;
-            self.used[c] = true;
-            for (s, v) in self.sums.iter_mut().zip(row) {
-                *s += v;
+        if let Some(&i) = indices.iter().find(|&&i| i >= self.current.len()) {
+            return Err(Error::Invalid(format!(
+                "label statistics: image {i} of a training set of {}",
+                self.previous.len()
+            )));
+        }
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let _g = no_grad();
+        let argmax = argmax_rows_on_device(targets)?.to_dtype(DType::F64)?;
+        let col_sums = targets.to_dtype(DType::F64)?.sum(&[0], false)?;
+        self.pending_sums = Some(match self.pending_sums.take() {
+            Some(s) => s.add(&col_sums)?,
+            None => col_sums,
+        });
+        self.pending.push((argmax, indices.to_vec()));
+        Ok(())
+    }
+
+    /// Reads the batches observed since the last read (one copy from the device).
+    fn read_pending(&mut self) -> Result<()> {
+        let Some(sums) = self.pending_sums.take() else {
+            return Ok(());
+        };
+        let mut parts: Vec<Tensor> = self.pending.iter().map(|(a, _)| a.clone()).collect();
+        parts.push(sums);
+        let values = Tensor::concat(&parts, 0)?.to_vec::<f64>()?;
+        let (argmax, sums) = values.split_at(values.len() - self.classes);
+        let images = self.pending.drain(..).flat_map(|(_, i)| i);
+        for (&c, i) in argmax.iter().zip(images) {
+            // A row without a maximum (NaN throughout) has no argmax.
+            let c = c as usize;
+            if c < self.classes {
+                self.current[i] = c;
+                self.used[c] = true;
             }
             self.rows += 1;
+        }
+        for (s, v) in self.sums.iter_mut().zip(sums) {
+            *s += v;
         }
         Ok(())
     }
 
     /// Writes the epoch's figures into `m` (utilisation, label_change, gen_label_entropy) and
     /// keeps this epoch's argmax as the previous one.
-    pub fn finish(&mut self, m: &mut EpochMetrics) {
+    pub fn finish(&mut self, m: &mut EpochMetrics) -> Result<()> {
+        self.read_pending()?;
         let used = self.used.iter().filter(|&&u| u).count();
         m.utilisation = 100.0 * used as f64 / self.used.len().max(1) as f64;
         let none = self.classes;
@@ -115,6 +139,7 @@ impl LabelStats {
                 .map(|q| q * q.ln())
                 .sum::<f64>()
         });
+        Ok(())
     }
 
     /// The previous epoch's argmax per training image (`classes` where there is none).
@@ -159,7 +184,7 @@ mod tests {
         s.observe(&labels(&[0.5, 0.3, 0.2, 0.1, 0.1, 0.8], 2), &[2, 0])
             .unwrap();
         s.observe(&labels(&[0.6, 0.4, 0.0], 1), &[1]).unwrap();
-        s.finish(&mut m);
+        s.finish(&mut m).unwrap();
         // Argmax: image 2 -> 0, image 0 -> 2, image 1 -> 0: classes 0 and 2 of 3 used.
         assert!((m.utilisation - 200.0 / 3.0).abs() < 1e-12);
         assert_eq!(m.label_change, None, "no previous epoch");
@@ -174,14 +199,14 @@ mod tests {
         s.observe(&labels(&[0.2, 0.7, 0.1, 0.9, 0.05, 0.05], 2), &[0, 1])
             .unwrap();
         s.observe(&labels(&[0.4, 0.3, 0.3], 1), &[2]).unwrap();
-        s.finish(&mut m);
+        s.finish(&mut m).unwrap();
         assert!((m.label_change.unwrap() - 100.0 / 3.0).abs() < 1e-12);
         assert_eq!(s.previous(), &[1, 0, 0]);
         // One class used by all on average: entropy 0.
         s.begin_epoch();
         s.observe(&labels(&[1.0, 0.0, 0.0, 1.0, 0.0, 0.0], 2), &[0, 1])
             .unwrap();
-        s.finish(&mut m);
+        s.finish(&mut m).unwrap();
         assert_eq!(m.gen_label_entropy, Some(0.0));
         // Only images 0 and 1 were compared; image 0 changed (1 -> 0).
         assert!((m.label_change.unwrap() - 50.0).abs() < 1e-12);

@@ -21,7 +21,7 @@ use crate::metrics::EpochMetrics;
 use crate::models::NetState;
 use crate::nn::{Params, Sgd};
 use crate::train::config::Lookahead;
-use crate::train::epoch::{check_finite, EpochContext, Progress};
+use crate::train::epoch::{check_finite, EpochContext, PassSums, Progress};
 use crate::train::lookahead::VirtualStep;
 use crate::train::record::Record;
 use crate::{Error, Result};
@@ -124,8 +124,8 @@ impl MetaLearned {
             Lookahead::Plain => VirtualStep::plain(cx.lr),
             Lookahead::Sgd => VirtualStep::like_sgd(theta1, cx.lr),
         };
-        let (mut lb, mut la, mut rb, mut ra, mut n) = (0.0, 0.0, 0, 0, 0);
-        let (mut primary, mut entropy, mut measured) = (0.0, 0.0, 0);
+        // The steps' figures stay on the device until the end of the pass.
+        let (mut sums, mut measured) = (PassSums::default(), 0);
         for batch in cx.train.epoch(2 * cx.epoch as u64 + 1) {
             let b = batch?.to_device(cx.device)?;
             let size = b.indices.len();
@@ -137,19 +137,10 @@ impl MetaLearned {
                     .setup
                     .stage2_first_order_at(mt, gen, x, y, &step, parts)?,
             };
-            check_finite(out.loss_after, cx.epoch + 1)?;
             self.generator.params = self.optimizer.step(&self.generator.params, &out.grads)?;
             self.generator.buffers = out.gen_buffers;
-            lb += out.loss_before * size as f64;
-            la += out.loss_after * size as f64;
-            rb += out.correct_before;
-            ra += out.correct_after;
-            n += size;
-            if let Some(p) = out.parts {
-                primary += p.primary;
-                entropy += p.entropy;
-                measured += 1;
-            }
+            sums.add(&out.figures, size)?;
+            measured += usize::from(out.has_parts);
             on_batch(Progress {
                 pass: 2,
                 batch: b.index + 1,
@@ -157,16 +148,19 @@ impl MetaLearned {
                 images: size,
             });
         }
-        let n = n.max(1) as f64;
+        // Figures: loss before, correct before, loss after, correct after, the two parts.
+        let t = sums.read(6)?;
+        check_finite(t.mean(2), cx.epoch + 1)?;
+        let n = t.images.max(1) as f64;
         m.pass2_s = started.elapsed().as_secs_f64();
-        m.meta_loss_before = lb / n;
-        m.meta_loss_after = la / n;
-        m.meta_acc_before = 100.0 * rb as f64 / n;
-        m.meta_acc_after = 100.0 * ra as f64 / n;
+        m.meta_loss_before = t.mean(0);
+        m.meta_loss_after = t.mean(2);
+        m.meta_acc_before = 100.0 * t.plain[1] / n;
+        m.meta_acc_after = 100.0 * t.plain[3] / n;
         m.meta_acc_gain = Some(m.meta_acc_after - m.meta_acc_before);
         if measured > 0 {
-            m.gen_grad_primary = Some(primary / measured as f64);
-            m.gen_grad_entropy = Some(entropy / measured as f64);
+            m.gen_grad_primary = Some(t.plain[4] / measured as f64);
+            m.gen_grad_entropy = Some(t.plain[5] / measured as f64);
         }
         Ok(())
     }
@@ -199,8 +193,8 @@ impl AuxStrategy for MetaLearned {
         Ok(Some(t))
     }
 
-    fn end_pass1(&mut self, m: &mut EpochMetrics) {
-        self.labels.finish(m);
+    fn end_pass1(&mut self, m: &mut EpochMetrics) -> Result<()> {
+        self.labels.finish(m)
     }
 
     fn meta_pass(
