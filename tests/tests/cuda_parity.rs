@@ -563,3 +563,33 @@ fn freed_buffers_are_reused_and_nothing_leaks() {
         "later steps reuse cached blocks"
     );
 }
+
+/// `empty_cache` waits for the queued work before it hands cached blocks back to the driver
+/// (one synchronisation, counted), frees them all, and costs nothing when the cache is empty.
+#[test]
+fn empty_cache_synchronises_before_freeing() {
+    let _turn = serial();
+    let Some(dev) = device() else { return };
+    let Device::Cuda(n) = dev else { unreachable!() };
+    let d = cuda::device(n).unwrap();
+    let x = Tensor::randn(&[256, 256], DType::F32, &mut Rng::new(2))
+        .to_device(dev)
+        .unwrap();
+    // Queued work whose inputs and temporaries go back to the cache when dropped.
+    let y = x.matmul(&x).unwrap().tanh().unwrap();
+    drop(x);
+    assert!(d.memory_stats().cached > 0, "{:?}", d.memory_stats());
+    let before = maxl_engine::stats();
+    d.empty_cache();
+    assert_eq!((maxl_engine::stats() - before).host_syncs, 1);
+    assert_eq!(d.memory_stats().cached, 0);
+    let before = maxl_engine::stats();
+    d.empty_cache();
+    assert_eq!(
+        (maxl_engine::stats() - before).host_syncs,
+        0,
+        "nothing cached: no wait"
+    );
+    // The queued result is intact.
+    assert!(y.to_vec::<f32>().unwrap().iter().all(|v| v.abs() <= 1.0));
+}

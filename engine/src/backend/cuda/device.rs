@@ -87,9 +87,16 @@ impl CudaDevice {
         self.pool().give_back(ptr, block);
     }
 
-    /// Frees the cached (unused) blocks.
+    /// Frees the cached (unused) blocks, after the device has finished the queued work: a
+    /// block goes back to the cache when its tensor is dropped, possibly while kernels that
+    /// read or write it are still queued, and reusing it in stream order is safe, but handing
+    /// it back to the driver is not. If the device cannot be synchronised (a broken context)
+    /// the blocks are kept (leaked) rather than freed under a running kernel.
     pub fn empty_cache(&self) {
         let blocks = self.pool().drain();
+        if blocks.is_empty() || self.synchronize().is_err() {
+            return;
+        }
         for p in blocks {
             // SAFETY: cached blocks came from this runtime and no buffer refers to them.
             unsafe { self.rt.free(p) };
@@ -106,7 +113,9 @@ impl CudaDevice {
     }
 
     /// Waits for all queued work of the device.
+    /// Waits for the queued work (counted as a host synchronisation in [`crate::stats`]).
     pub fn synchronize(&self) -> Result<()> {
+        crate::stats::count_host_sync();
         self.rt.synchronize()
     }
 }
