@@ -47,7 +47,8 @@ pub fn output<T: Copy + Default + Send + 'static>(n: usize) -> Vec<T> {
     vec![T::default(); n]
 }
 
-fn keep<T: Copy + Send + 'static>(v: Vec<T>) {
+/// Keeps a buffer for [`output`] (kernels' large scratch buffers come back this way too).
+pub(crate) fn keep<T: Copy + Send + 'static>(v: Vec<T>) {
     let n = v.len();
     let bytes = n * std::mem::size_of::<T>();
     if n < MIN_LEN || v.capacity() != n {

@@ -3,7 +3,7 @@
 //! only, so the bits do not depend on the thread count) run in parallel with rayon, reusing
 //! per-thread scratch buffers.
 
-use super::{ConvGeom, ConvKernel, Dir};
+use super::{algo, ConvGeom, ConvKernel, Dir};
 use crate::backend::cpu::buffer::CpuStorage;
 use crate::backend::cpu::dispatch::{typed, FloatElem, Map2};
 use crate::backend::cpu::gemm::{gemm_into, parallelism, Mat, Parallelism};
@@ -73,6 +73,9 @@ fn compute<T: FloatElem + Scratch>(
     geom: &ConvGeom,
 ) -> Vec<T> {
     let [n, c, kk] = nck;
+    if let Some(out) = algo::compute(dir, a, b, bias, nck, geom) {
+        return out;
+    }
     match dir {
         Dir::Forward => conv2d(a, b, bias, n, c, kk, geom),
         Dir::Transpose => conv_transpose2d(a, b, bias, n, c, kk, geom),
@@ -248,7 +251,7 @@ fn regroup<T: Float>(gs: &[T], nb: usize, k: usize, plane: usize, out: &mut [T])
 
 /// Convolution: `x` `[n, c, H, W]`, `w` `[k, c, kh, kw]`, optional `bias` `[k]` ->
 /// `[n, k, Ho, Wo]`.
-fn conv2d<T: Scratch>(
+pub(super) fn conv2d<T: Scratch>(
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
@@ -318,7 +321,7 @@ fn conv2d<T: Scratch>(
 
 /// Transposed convolution (the adjoint of [`conv2d`] in its input): `z` `[n, k, Ho, Wo]`,
 /// `w` `[k, c, kh, kw]`, optional `bias` `[c]` -> `[n, c, H, W]`.
-fn conv_transpose2d<T: Scratch>(
+pub(super) fn conv_transpose2d<T: Scratch>(
     z: &[T],
     w: &[T],
     bias: Option<&[T]>,
@@ -387,7 +390,7 @@ fn conv_transpose2d<T: Scratch>(
 /// `[k, c, kh, kw]`, `dw = sum_n gy[n] @ im2col(x[n])^T`. Chunks are summed in groups (each group
 /// one partial `dw`, the partials added in order); the number of groups depends on the shapes
 /// only: enough columns per group that the partial sums stay cheap next to the products.
-fn conv2d_weight<T: Scratch>(
+pub(super) fn conv2d_weight<T: Scratch>(
     x: &[T],
     gy: &[T],
     n: usize,

@@ -2,12 +2,17 @@
 //! `conv2d(x, w)`, `conv_transpose2d(z, w)` (PyTorch semantics, its input gradient) and
 //! `conv2d_weight(x, g)` (its weight gradient); each one's backward rule uses the other two.
 
+pub mod algo;
 pub(crate) mod cases;
 mod cpu_kernel;
 mod cuda_kernel;
 mod geom;
 #[cfg(test)]
+mod kernel_tests;
+mod pairs;
+#[cfg(test)]
 mod tests;
+mod winograd;
 
 pub use geom::ConvGeom;
 
@@ -38,8 +43,8 @@ pub(crate) trait ConvKernel: BackendStorage {
 }
 
 /// Which of the three convolution ops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dir {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dir {
     /// `(x [n,c,H,W], w [k,c,kh,kw]) -> [n,k,Ho,Wo]`
     Forward,
     /// `(z [n,k,Ho,Wo], w [k,c,kh,kw]) -> [n,c,H,W]`
@@ -49,7 +54,8 @@ pub(crate) enum Dir {
 }
 
 impl Dir {
-    fn name(self) -> &'static str {
+    /// The op's name: `conv2d`, `conv_transpose2d` or `conv2d_weight`.
+    pub fn name(self) -> &'static str {
         match self {
             Dir::Forward => "conv2d",
             Dir::Transpose => "conv_transpose2d",

@@ -1,0 +1,130 @@
+//! Which CPU kernel computes a convolution: im2col + gemm (any geometry), Winograd
+//! ([`super::winograd`]: 3x3, stride 1) or per-pair gemms ([`super::pairs`]: tiny planes).
+//! The choice is a function of the shapes (measured on VGG-16's and ConvNet-4's layers with
+//! `maxl-cli bench conv`), so it never changes the bits from one run to the next; every kernel
+//! computes the same convolution, so gradients of any order and gradcheck do not see it.
+//! [`force`] overrides the choice process-wide, for benchmarks that compare the kernels.
+
+use super::{pairs, winograd, ConvGeom, Dir};
+use crate::backend::cpu::scratch::Scratch;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+pub use super::winograd::Tile;
+
+/// A convolution kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algo {
+    Im2col,
+    Winograd(Tile),
+    Pairs,
+}
+
+impl Algo {
+    /// Every kernel, in a fixed order.
+    pub const ALL: [Algo; 4] = [
+        Algo::Im2col,
+        Algo::Winograd(Tile::F2),
+        Algo::Winograd(Tile::F4),
+        Algo::Pairs,
+    ];
+
+    /// Short name: `im2col`, `winograd2`, `winograd4`, `pairs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Im2col => "im2col",
+            Algo::Winograd(Tile::F2) => "winograd2",
+            Algo::Winograd(Tile::F4) => "winograd4",
+            Algo::Pairs => "pairs",
+        }
+    }
+
+    /// The kernel of that [`name`](Self::name).
+    pub fn parse(s: &str) -> Option<Algo> {
+        Algo::ALL.into_iter().find(|a| a.name() == s)
+    }
+
+    /// True when this kernel can compute the convolution `g`.
+    pub fn applies(self, g: &ConvGeom) -> bool {
+        match self {
+            Algo::Im2col | Algo::Pairs => true,
+            Algo::Winograd(_) => winograd::applies(g),
+        }
+    }
+
+    fn code(self) -> u8 {
+        Algo::ALL
+            .iter()
+            .position(|&a| a == self)
+            .map_or(0, |i| i as u8 + 1)
+    }
+}
+
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// Makes every convolution that `algo` can compute use it (`None`: the shape-based choice).
+/// For benchmarks; the results differ from the default only by rounding.
+pub fn force(algo: Option<Algo>) {
+    FORCED.store(algo.map_or(0, Algo::code), Ordering::Relaxed);
+}
+
+/// The kernel for a convolution of `n` images, `c` input and `k` output channels (the
+/// forward pass's names, whatever the pass) with geometry `g`.
+pub fn select(_dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
+    let forced = FORCED.load(Ordering::Relaxed);
+    if forced > 0 {
+        let a = Algo::ALL[forced as usize - 1];
+        return if a.applies(g) { a } else { Algo::Im2col };
+    }
+    choose(c, k, g)
+}
+
+/// The shape-based choice (see the module doc): per-pair gemms on planes of at most 4
+/// positions (VGG-16's 2x2 layers); Winograd F(2x2) where both channel counts are at least
+/// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
+/// VGG-16's layers but its first); im2col + gemm elsewhere (ConvNet-4's layers: 32-64 channels,
+/// or odd 7x7 and 3x3 planes whose edge tiles waste 30-80% of the work; measured there, F(2x2)
+/// was no faster). F(4x4) is never chosen: its f32 error is several times PyTorch's (see
+/// `kernel_tests.rs`), though it is the fastest on VGG-16's large planes.
+fn choose(c: usize, k: usize, g: &ConvGeom) -> Algo {
+    if !winograd::applies(g) || c.min(k) < PAIRS_MIN_CHANNELS {
+        return Algo::Im2col;
+    }
+    let [ho, wo] = g.output;
+    if ho * wo <= 4 {
+        return Algo::Pairs;
+    }
+    // Output positions the tiles compute, per position kept.
+    let covered = (ho.div_ceil(2) * 2 * wo.div_ceil(2) * 2) as f64 / (ho * wo) as f64;
+    if c.min(k) >= WINOGRAD_MIN_CHANNELS && covered <= 1.2 {
+        return Algo::Winograd(Tile::F2);
+    }
+    Algo::Im2col
+}
+
+/// The fewest input and output channels for the per-pair gemms.
+pub const PAIRS_MIN_CHANNELS: usize = 16;
+/// The fewest input and output channels for the Winograd kernel.
+pub const WINOGRAD_MIN_CHANNELS: usize = 64;
+
+/// The convolution `dir` of `a` and `b` (as [`super::cpu_kernel`] takes them, `nck = [n, c,
+/// k]`) by the chosen kernel, or `None` when the choice is im2col + gemm.
+pub(crate) fn compute<T: Scratch>(
+    dir: Dir,
+    a: &[T],
+    b: &[T],
+    bias: Option<&[T]>,
+    [n, c, k]: [usize; 3],
+    g: &ConvGeom,
+) -> Option<Vec<T>> {
+    Some(match (select(dir, n, c, k, g), dir) {
+        (Algo::Im2col, _) => return None,
+        (Algo::Winograd(t), Dir::Forward) => winograd::conv2d(t, a, b, bias, n, c, k, g),
+        (Algo::Winograd(t), Dir::Transpose) => {
+            winograd::conv_transpose2d(t, a, b, bias, n, c, k, g)
+        }
+        (Algo::Winograd(t), Dir::Weight) => winograd::conv2d_weight(t, a, b, n, c, k, g),
+        (Algo::Pairs, Dir::Forward) => pairs::conv2d(a, b, bias, n, c, k, g),
+        (Algo::Pairs, Dir::Transpose) => pairs::conv_transpose2d(a, b, bias, n, c, k, g),
+        (Algo::Pairs, Dir::Weight) => pairs::conv2d_weight(a, b, n, c, k, g),
+    })
+}
