@@ -1,8 +1,17 @@
 //! `maxl-cli bench`: speed figures as JSON. `gemm` times square f32 matmuls; `b1` and `b2` time
 //! the training steps of MODELS.md's benchmark configurations. Each figure is the median of at
 //! least 10 runs after 3 warm-ups; compare with `benches/torch_*.py` on the same machine.
+//! `ops` (per-op gradient-of-gradient cost), `ops-table` (it and PyTorch's side by side) and
+//! `conv` (the CPU convolution kernels) take the options of [`detail::DetailArgs`].
 
+mod clock;
+mod conv;
+mod detail;
 mod gemm;
+mod op_cases;
+mod ops;
+mod ops_chart;
+mod ops_table;
 mod steps;
 mod timing;
 
@@ -13,7 +22,10 @@ use maxl_engine::Device;
 pub struct Args {
     /// Which benchmark: gemm (square f32 matmuls), b1 (ConvNet-4, 1x28x28) or b2 (VGG-16,
     /// 3x32x32): single-task, second-order meta, MAXL stage-1 and stage-2 steps, batch 100.
-    #[arg(value_parser = ["gemm", "b1", "b2"])]
+    /// ops: forward, backward and backward-of-backward times of each op at its B1/B2 shapes;
+    /// conv: the CPU convolution kernels on every 3x3 layer shape of B1 and B2; ops-table:
+    /// the figures of ops and of benches/torch_ops.py as Markdown tables (--torch, --ours).
+    #[arg(value_parser = ["gemm", "b1", "b2", "ops", "conv", "ops-table"])]
     which: String,
     /// Print JSON (one object per line). Figures are JSON either way; kept for symmetry.
     #[arg(long)]
@@ -29,6 +41,8 @@ pub struct Args {
     /// Worker threads; 0 or none: all cores (as `train`); at most 4 per core.
     #[arg(long)]
     threads: Option<usize>,
+    #[command(flatten)]
+    detail: detail::DetailArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -41,6 +55,13 @@ pub fn run(a: Args) -> Result<()> {
         "gemm" => gemm::run(threads, dev, a.tf32),
         "b1" => steps::run(steps::Config::B1, threads, dev, a.tf32),
         "b2" => steps::run(steps::Config::B2, threads, dev, a.tf32),
+        "ops-table" => {
+            let d = &a.detail;
+            ops_table::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())
+        }
+        "ops" if dev == Device::Cpu => ops::run(&a.detail, threads),
+        "conv" if dev == Device::Cpu => conv::run(&a.detail, threads),
+        "ops" | "conv" => anyhow::bail!("bench {} runs on the CPU: use --device cpu", a.which),
         _ => unreachable!("clap restricts the choices"),
     }
 }
