@@ -11,6 +11,7 @@ mod gemm;
 mod op_cases;
 mod ops;
 mod ops_chart;
+mod ops_report;
 mod ops_table;
 mod steps;
 mod timing;
@@ -57,7 +58,7 @@ pub fn run(a: Args) -> Result<()> {
         "b2" => steps::run(steps::Config::B2, threads, dev, a.tf32),
         "ops-table" => {
             let d = &a.detail;
-            ops_table::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())
+            ops_report::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())
         }
         "ops" if dev == Device::Cpu => ops::run(&a.detail, threads),
         "conv" if dev == Device::Cpu => conv::run(&a.detail, threads),

@@ -256,22 +256,6 @@ pub fn markdown(p: &Pairs) -> String {
     s
 }
 
-pub fn run(torch: Option<&Path>, ours: Option<&Path>, png: Option<&Path>) -> Result<()> {
-    let (Some(torch), Some(ours)) = (torch, ours) else {
-        bail!("bench ops-table needs --torch FILE and --ours FILE (JSON lines of torch_ops.py and bench ops)");
-    };
-    let p = pair(&read_figures(ours)?, &read_figures(torch)?);
-    if p.rows.is_empty() {
-        bail!("no figures in {} or {}", ours.display(), torch.display());
-    }
-    print!("{}", markdown(&p));
-    if let Some(png) = png {
-        super::ops_chart::draw(&p, png)?;
-        eprintln!("chart: {}", png.display());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
