@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PyTorch and maxl-rs in one run on one machine, same device and threads: gemm, B1 twice, B2 once.
+# PyTorch and maxl-rs in one run on one machine, same device and threads: gemm, B1 twice, B2 once
+# (one process per step, so that max_rss_mib, the peak resident memory, is each step's own).
 #
 #   benches/side_by_side.sh [cpu|cuda] [THREADS]     (either order; defaults: cpu, 2)
 #   benches/side_by_side.sh ops [cpu] [THREADS]      (per-op gradient-of-gradient cost)
@@ -65,6 +66,9 @@ for round in 1 2; do
     run "torch b1 ($round)" "$py" benches/torch_b1.py "${common[@]}" "${torch_flags[@]}"
     run "maxl b1 ($round)" "$cli" bench b1 "${common[@]}"
 done
-run "torch b2" "$py" benches/torch_b2.py "${common[@]}" "${torch_flags[@]}"
-run "maxl b2" "$cli" bench b2 "${common[@]}"
+# B2 one step per process, so that each JSON line's max_rss_mib is the peak memory of that step.
+for step in single meta stage1 stage2; do
+    run "torch b2 $step" "$py" benches/torch_b2.py "${common[@]}" --steps "$step" "${torch_flags[@]}"
+    run "maxl b2 $step" "$cli" bench b2 "${common[@]}" --steps "$step"
+done
 exit "$failed"

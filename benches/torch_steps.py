@@ -20,6 +20,11 @@ timed steps:
 Each figure is the median of the timed runs (default 10) after the warm-ups (default 3), in
 seconds. On CUDA every timed run is bracketed by torch.cuda.synchronize(), so a figure is the
 wall time of a whole step, kernel launches included.
+
+--steps times only some of the four; rss_start_mib and max_rss_mib are the process's resident
+memory before any network was built (torch imported) and its peak at the end (Linux, from
+/proc/self/status as `maxl-cli bench` reads it), so a run of `--steps stage2` alone gives the
+peak memory of a stage-2 step.
 """
 
 import argparse
@@ -369,6 +374,19 @@ def measure(step, device, warmup=WARMUP, runs=RUNS):
     return statistics.median(times)
 
 
+def status_mib(field):
+    """A /proc/self/status field ("VmRSS:", "VmHWM:") in MiB, or None where there is none."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    value, unit = line[len(field):].split()
+                    return float(value) / 1024.0 if unit == "kB" else None
+    except OSError:
+        pass
+    return None
+
+
 def main(cfg, description, config_field=True, extra=None):
     """Parses the common options, times the four steps of `cfg`, prints one JSON object:
     [config,] single_s, meta_s, stage1_s, stage2_s, [extra...,] threads, device, impl,
@@ -386,8 +404,15 @@ def main(cfg, description, config_field=True, extra=None):
                    help="CUDA: allow TF32 in matmuls and convolutions (default: plain f32)")
     p.add_argument("--cudnn-benchmark", action="store_true",
                    help="CUDA: torch.backends.cudnn.benchmark = True (default: False)")
+    p.add_argument("--steps", default="single,meta,stage1,stage2",
+                   help="comma-separated steps to time (default all four: single,meta,stage1,stage2)")
     p.add_argument("--json", action="store_true", help="JSON only (the default output too)")
     args = p.parse_args()
+    steps = [s for s in args.steps.split(",") if s]
+    known = [name[:-2] for name, _ in FIGURES]
+    if not steps or any(s not in known for s in steps):
+        p.error("--steps takes a comma-separated list of " + ", ".join(known))
+    rss_start = status_mib("VmRSS:")
     if args.runs < 1 or args.warmup < 0:
         p.error("--runs must be >= 1 and --warmup >= 0")
 
@@ -398,6 +423,8 @@ def main(cfg, description, config_field=True, extra=None):
 
     out = {"config": cfg.name} if config_field else {}
     for name, make in FIGURES:
+        if name[:-2] not in steps:
+            continue
         step = make(cfg, args.device)
         out[name] = measure(step, args.device, warmup=args.warmup, runs=args.runs)
         del step
@@ -405,6 +432,7 @@ def main(cfg, description, config_field=True, extra=None):
             torch.cuda.empty_cache()
     out.update(extra or {})
     out.update(threads=torch.get_num_threads(), device=args.device, impl="torch")
+    out.update(rss_start_mib=rss_start, max_rss_mib=status_mib("VmHWM:"))
     out.update(cuda_fields)
     if args.runs != RUNS or args.warmup != WARMUP:
         out.update(runs=args.runs, warmup=args.warmup)

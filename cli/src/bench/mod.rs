@@ -8,6 +8,7 @@ mod clock;
 mod conv;
 mod detail;
 mod gemm;
+mod memory;
 mod op_cases;
 mod ops;
 mod ops_chart;
@@ -42,6 +43,10 @@ pub struct Args {
     /// Worker threads; 0 or none: all cores (as `train`); at most 4 per core.
     #[arg(long)]
     threads: Option<usize>,
+    /// b1, b2: time only these steps (comma-separated: single, meta, stage1, stage2; default
+    /// all four). With one step the JSON's max_rss_mib is that step's peak memory.
+    #[arg(long, value_delimiter = ',', value_parser = steps::STEPS)]
+    steps: Vec<String>,
     #[command(flatten)]
     detail: detail::DetailArgs,
 }
@@ -54,8 +59,8 @@ pub fn run(a: Args) -> Result<()> {
     let threads = rayon::current_num_threads();
     match a.which.as_str() {
         "gemm" => gemm::run(threads, dev, a.tf32),
-        "b1" => steps::run(steps::Config::B1, threads, dev, a.tf32),
-        "b2" => steps::run(steps::Config::B2, threads, dev, a.tf32),
+        "b1" => steps::run(steps::Config::B1, &a.steps, threads, dev, a.tf32),
+        "b2" => steps::run(steps::Config::B2, &a.steps, threads, dev, a.tf32),
         "ops-table" => {
             let d = &a.detail;
             ops_report::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())

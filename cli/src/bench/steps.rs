@@ -5,8 +5,11 @@
 //! update, the step's figures added to the pass's sums on the device), and `stage1_syncs` /
 //! `stage2_syncs`: the host synchronisations each of those steps makes (the engine's count,
 //! the timing's own device synchronisation excluded; the trainer reads the sums once per
-//! pass). One JSON object.
+//! pass). `--steps` times only some of the four; `rss_start_mib` and `max_rss_mib` are the
+//! process's resident memory before anything was built and its peak at the end (Linux), so a
+//! run of `--steps stage2` alone gives the peak memory of a stage-2 step. One JSON object.
 
+use super::memory;
 use super::timing::median_secs;
 use anyhow::Result;
 use maxl::hierarchy::Hierarchy;
@@ -56,8 +59,20 @@ impl Config {
 
 const BATCH: usize = 100;
 
-pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()> {
+/// The steps `--steps` can name, in the order they run.
+pub const STEPS: [&str; 4] = ["single", "meta", "stage1", "stage2"];
+
+pub fn run(
+    config: Config,
+    steps: &[String],
+    threads: usize,
+    dev: Device,
+    tf32: bool,
+) -> Result<()> {
+    let rss_start_mib = memory::resident_mib();
+    let wants = |step: &str| steps.is_empty() || steps.iter().any(|s| s == step);
     let (name, backbone, input, classes, k) = config.parts();
+    let mut figures = serde_json::Map::new();
     let mut rng = Rng::new(0);
     let x = Tensor::randn(
         &[BATCH, input.channels, input.height, input.width],
@@ -74,40 +89,46 @@ pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()
     let single = Net::single_task(backbone, input, classes);
     let mut st = single.init(&mut rng)?.to_device(dev)?;
     let mut opt = Sgd::new(0.1, 0.9, 5e-4);
-    let single_s = median_secs(
-        || {
-            let (_, logits, bufs) = single.forward(&st.params, &st.buffers, &x, true, true)?;
-            let loss = cross_entropy(&logits[0], &y)?;
-            let g = grad(&[loss], &st.params.tensors(), None, false)?;
-            st = NetState {
-                params: opt.step(&st.params, &g)?,
-                buffers: bufs,
-            };
-            dev.synchronize()?;
-            Ok(())
-        },
-        10,
-        min_secs,
-    )?;
-    let meta_s = median_secs(
-        || {
-            let params = st.params.tensors();
-            let (_, logits, _) = single.forward(&st.params, &st.buffers, &x, true, true)?;
-            let g = grad(&[cross_entropy(&logits[0], &y)?], &params, None, true)?;
-            let fast = params
-                .iter()
-                .zip(&g)
-                .map(|(p, g)| p.sub(&g.mul_scalar(0.01)?))
-                .collect::<maxl_engine::Result<Vec<_>>>()?;
-            let fast = st.params.with_tensors(fast)?;
-            let (_, fl, _) = single.forward(&fast, &st.buffers, &x, true, false)?;
-            grad(&[cross_entropy(&fl[0], &y)?], &params, None, false)?;
-            dev.synchronize()?;
-            Ok(())
-        },
-        10,
-        min_secs,
-    )?;
+    if wants("single") {
+        let single_s = median_secs(
+            || {
+                let (_, logits, bufs) = single.forward(&st.params, &st.buffers, &x, true, true)?;
+                let loss = cross_entropy(&logits[0], &y)?;
+                let g = grad(&[loss], &st.params.tensors(), None, false)?;
+                st = NetState {
+                    params: opt.step(&st.params, &g)?,
+                    buffers: bufs,
+                };
+                dev.synchronize()?;
+                Ok(())
+            },
+            10,
+            min_secs,
+        )?;
+        figures.insert("single_s".into(), json!(single_s));
+    }
+    if wants("meta") {
+        let meta_s = median_secs(
+            || {
+                let params = st.params.tensors();
+                let (_, logits, _) = single.forward(&st.params, &st.buffers, &x, true, true)?;
+                let g = grad(&[cross_entropy(&logits[0], &y)?], &params, None, true)?;
+                let fast = params
+                    .iter()
+                    .zip(&g)
+                    .map(|(p, g)| p.sub(&g.mul_scalar(0.01)?))
+                    .collect::<maxl_engine::Result<Vec<_>>>()?;
+                let fast = st.params.with_tensors(fast)?;
+                let (_, fl, _) = single.forward(&fast, &st.buffers, &x, true, false)?;
+                grad(&[cross_entropy(&fl[0], &y)?], &params, None, false)?;
+                dev.synchronize()?;
+                Ok(())
+            },
+            10,
+            min_secs,
+        )?;
+        figures.insert("meta_s".into(), json!(meta_s));
+    }
 
     // The MAXL steps.
     let h = Hierarchy::balanced(k, classes)?;
@@ -127,49 +148,60 @@ pub fn run(config: Config, threads: usize, dev: Device, tf32: bool) -> Result<()
     // Each step as the trainer runs it. The sync count is the last run's (every run makes the
     // same calls).
     let (mut pass1, mut pass2) = (PassSums::default(), PassSums::default());
-    let mut stage1_syncs = 0;
-    let stage1_s = median_secs(
-        || {
-            let before = stats();
-            let aux = setup.generated_targets(&gen, &x, &y)?;
-            let out = setup.stage1(&setup.multi_task, &mt, &x, &y, Some(&aux), false)?;
-            pass1.add(&out.figures, BATCH)?;
-            mt = NetState {
-                params: opt1.step(&mt.params, &out.grads)?,
-                buffers: out.buffers,
-            };
-            stage1_syncs = (stats() - before).host_syncs;
-            dev.synchronize()?;
-            Ok(())
-        },
-        10,
-        min_secs,
-    )?;
-    let mut stage2_syncs = 0;
-    let stage2_s = median_secs(
-        || {
-            let before = stats();
-            let out = setup.stage2(&mt, &gen, &x, &y, 0.1)?;
-            pass2.add(&out.figures, BATCH)?;
-            gen = NetState {
-                params: opt2.step(&gen.params, &out.grads)?,
-                buffers: out.gen_buffers,
-            };
-            stage2_syncs = (stats() - before).host_syncs;
-            dev.synchronize()?;
-            Ok(())
-        },
-        10,
-        min_secs,
-    )?;
-    println!(
-        "{}",
-        json!({
-            "config": name, "single_s": single_s, "meta_s": meta_s, "stage1_s": stage1_s,
-            "stage2_s": stage2_s, "stage1_syncs": stage1_syncs, "stage2_syncs": stage2_syncs,
-            "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
-            "tf32": tf32, "gpu": super::gemm::gpu_name(dev)
-        })
-    );
+    if wants("stage1") {
+        let mut stage1_syncs = 0;
+        let stage1_s = median_secs(
+            || {
+                let before = stats();
+                let aux = setup.generated_targets(&gen, &x, &y)?;
+                let out = setup.stage1(&setup.multi_task, &mt, &x, &y, Some(&aux), false)?;
+                pass1.add(&out.figures, BATCH)?;
+                mt = NetState {
+                    params: opt1.step(&mt.params, &out.grads)?,
+                    buffers: out.buffers,
+                };
+                stage1_syncs = (stats() - before).host_syncs;
+                dev.synchronize()?;
+                Ok(())
+            },
+            10,
+            min_secs,
+        )?;
+        figures.insert("stage1_s".into(), json!(stage1_s));
+        figures.insert("stage1_syncs".into(), json!(stage1_syncs));
+    }
+    if wants("stage2") {
+        let mut stage2_syncs = 0;
+        let stage2_s = median_secs(
+            || {
+                let before = stats();
+                let out = setup.stage2(&mt, &gen, &x, &y, 0.1)?;
+                pass2.add(&out.figures, BATCH)?;
+                gen = NetState {
+                    params: opt2.step(&gen.params, &out.grads)?,
+                    buffers: out.gen_buffers,
+                };
+                stage2_syncs = (stats() - before).host_syncs;
+                dev.synchronize()?;
+                Ok(())
+            },
+            10,
+            min_secs,
+        )?;
+        figures.insert("stage2_s".into(), json!(stage2_s));
+        figures.insert("stage2_syncs".into(), json!(stage2_syncs));
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("config".into(), json!(name));
+    out.extend(figures);
+    let rest = json!({
+        "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
+        "tf32": tf32, "gpu": super::gemm::gpu_name(dev),
+        "rss_start_mib": rss_start_mib, "max_rss_mib": memory::peak_resident_mib()
+    });
+    if let serde_json::Value::Object(rest) = rest {
+        out.extend(rest);
+    }
+    println!("{}", serde_json::Value::Object(out));
     Ok(())
 }
