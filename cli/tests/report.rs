@@ -191,3 +191,36 @@ fn a_folder_without_runs_is_an_error() {
         out.stderr
     );
 }
+
+#[test]
+fn a_run_made_before_init_existed_sits_with_the_auto_runs() {
+    let tmp = Temp::new("report-init");
+    let study = tmp.join("study");
+    write_run(&study.join("old-0"), "maxl", 0, "synthetic", &[90.0], true);
+    for (name, seed, init) in [("new-1", 1, "auto"), ("xavier-0", 0, "xavier-uniform")] {
+        let dir = study.join(name);
+        write_run(&dir, "maxl", seed, "synthetic", &[92.0], true);
+        let path = dir.join("summary.json");
+        let mut summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        summary["settings"]["init"] = json!(init);
+        std::fs::write(&path, summary.to_string()).unwrap();
+    }
+    let out = ok(&tmp.0, &["report", "study", "--format", "json"]);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows = r["tables"][0]["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "auto (old and new run) and xavier-uniform: {rows:?}"
+    );
+    let ns: Vec<u64> = rows
+        .iter()
+        .map(|row| row["final_test_acc"]["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns.iter().sum::<u64>(), 3);
+    assert!(
+        ns.contains(&2),
+        "the old run and the new auto run in one row: {rows:?}"
+    );
+}

@@ -7,6 +7,11 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Settings that `train` added after runs had been made, with the value a run made before
+/// them had (and still gets on --resume): an old run's missing `init` is `auto`, so its row
+/// sits beside the new runs' instead of apart under "(default)".
+const ADDED_LATER: [(&str, &str); 1] = [("init", "auto")];
+
 /// Folders deeper than this under the report's folder are not searched.
 const MAX_DEPTH: usize = 4;
 
@@ -108,7 +113,7 @@ fn read_run(root: &Path, dir: &Path) -> Result<Run> {
         true => Some(read_json(&summary_path)?).filter(|s| s["status"] == "complete"),
         false => None,
     };
-    let settings = match summary.as_ref().and_then(|s| s["settings"].as_object()) {
+    let mut settings = match summary.as_ref().and_then(|s| s["settings"].as_object()) {
         Some(s) => s.clone(),
         None => {
             let path = dir.join("config.toml");
@@ -123,6 +128,11 @@ fn read_run(root: &Path, dir: &Path) -> Result<Run> {
             }
         }
     };
+    for (key, value) in ADDED_LATER {
+        settings
+            .entry(key)
+            .or_insert_with(|| Value::String(value.into()));
+    }
     Ok(Run {
         name,
         settings,
