@@ -67,6 +67,18 @@ impl<T> SharedOut<T> {
         *self.0.add(i) = v;
     }
 
+    /// `v` to elements `i .. i + v.len()`.
+    ///
+    /// # Safety
+    /// As [`write`](Self::write), for each of those elements.
+    #[inline(always)]
+    unsafe fn write_slice(self, i: usize, v: &[T])
+    where
+        T: Copy,
+    {
+        std::ptr::copy_nonoverlapping(v.as_ptr(), self.0.add(i), v.len());
+    }
+
     /// Lanes `0..nl` of `v` to elements `i .. i + nl`.
     ///
     /// # Safety
@@ -117,21 +129,98 @@ pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Where the tiles of a chunk are: image and the top-left output position `(ty m, tx m)` of
-/// each, computed once per chunk (not once per channel).
-pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 3]> {
-    (t0..t0 + tc)
+/// Where the tiles of a chunk are: image, the top-left output position `(ty m, tx m)` of each,
+/// and how many tiles from it (itself included) lie side by side in its tile row within the
+/// chunk; computed once per chunk (not once per channel).
+pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 4]> {
+    let mut org: Vec<[usize; 4]> = (t0..t0 + tc)
         .map(|t| {
             let (n, ty, tx) = tl.locate(t);
-            [n, ty * m, tx * m]
+            [n, ty * m, tx * m, 1]
         })
-        .collect()
+        .collect();
+    for t in (0..tc.saturating_sub(1)).rev() {
+        let [n, y, x, _] = org[t];
+        let [n1, y1, x1, run] = org[t + 1];
+        if n1 == n && y1 == y && x1 == x + m {
+            org[t][3] = run + 1;
+        }
+    }
+    org
 }
 
 /// Where a 2-D pass reads its tiles from.
 pub(super) trait TileSource<T> {
+    /// The chunk's tile origins (see [`tile_origins`]).
+    fn origins(&self) -> &[[usize; 4]];
+
     /// Writes the `N_IN x N_IN` entries of tile `t` (of the chunk) to lane `l` of `st`.
     fn gather(&self, t: usize, st: &mut Tile6<T>, l: usize);
+
+    /// Writes tiles `t0 .. t0 + len`, side by side in one tile row, to lanes `l0 .. l0 + len`
+    /// of `st`.
+    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>);
+
+    /// Writes tiles `t0 .. t0 + nl` (`nl <= L`) to lanes `0 .. nl` of `st`: a row at a time
+    /// where [`MIN_RUN`] or more of them lie side by side, else tile by tile.
+    #[inline(always)]
+    fn gather_block(&self, t0: usize, nl: usize, st: &mut Tile6<T>) {
+        let org = self.origins();
+        let mut l = 0;
+        while l < nl {
+            let run = row_run(org, t0 + l, nl - l);
+            if run >= MIN_RUN {
+                self.gather_row(t0 + l, l, run, st);
+            } else {
+                for k in l..l + run {
+                    self.gather(t0 + k, st, k);
+                }
+            }
+            l += run;
+        }
+    }
+}
+
+/// How many tiles from `t` (at most `max`) lie side by side in one tile row of one image (`x`
+/// advancing by `m`): entry `(u, v)` of the `l`-th of them sits at column `x + m l + v` of one
+/// row, so they are gathered (or written) a row at a time.
+#[inline(always)]
+fn row_run(org: &[[usize; 4]], t: usize, max: usize) -> usize {
+    org[t][3].min(max)
+}
+
+/// Runs of fewer tiles than this are gathered and written tile by tile.
+const MIN_RUN: usize = 4;
+
+/// Longest stretch of one image row a run of tiles reads: `m` columns per tile plus the
+/// overlap.
+const ROW: usize = 4 * L + 6;
+
+/// `su[v].0[l0 + l] = row[m l + v]` for `l < len` and `v < a`: a strided read of the staged
+/// row over all 16 lanes (a loop the compiler vectorises, the stride known at compile time),
+/// then the run's lanes copied into place.
+#[inline(always)]
+fn spread_row<T: Copy>(
+    row: &[T; ROW],
+    su: &mut [Lanes<T>; 6],
+    l0: usize,
+    len: usize,
+    m: usize,
+    a: usize,
+) {
+    for (v, sv) in su.iter_mut().enumerate().take(a) {
+        if len == L {
+            for l in 0..L {
+                sv.0[l] = row[m * l + v];
+            }
+        } else {
+            let mut lanes = [row[0]; L];
+            for (l, x) in lanes.iter_mut().enumerate() {
+                *x = row[(m * l + v).min(ROW - 1)];
+            }
+            sv.0[l0..l0 + len].copy_from_slice(&lanes[..len]);
+        }
+    }
 }
 
 /// Input tiles (`(m + 2)^2`, zero padded) of one channel of an NCHW source.
@@ -140,7 +229,7 @@ pub(super) struct SourceTiles<'a, T, G> {
     stride: usize,
     size: [usize; 2],
     pad: [isize; 2],
-    org: &'a [[usize; 3]],
+    org: &'a [[usize; 4]],
     alg: PhantomData<G>,
 }
 
@@ -150,7 +239,7 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
         let l = l % L;
         let a = G::A;
         let [h, w] = self.size;
-        let [n, oy, ox] = self.org[t];
+        let [n, oy, ox, _] = self.org[t];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let y0 = oy as isize - self.pad[0];
         let x0 = ox as isize - self.pad[1];
@@ -186,6 +275,34 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
             }
         }
     }
+
+    fn origins(&self) -> &[[usize; 4]] {
+        self.org
+    }
+
+    #[inline(always)]
+    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>) {
+        let (a, m) = (G::A, G::M);
+        let [h, w] = self.size;
+        let [n, oy, ox, _] = self.org[t0];
+        let base = &self.plane[n * self.stride..n * self.stride + h * w];
+        let x0 = ox as isize - self.pad[1];
+        let cols = m * (len - 1) + a;
+        // Columns x0 .. x0 + cols of the plane, zero outside it.
+        let lo = (-x0).clamp(0, cols as isize) as usize;
+        let hi = (w as isize - x0).clamp(lo as isize, cols as isize) as usize;
+        let mut row = [T::zero(); ROW];
+        for (u, su) in st.iter_mut().enumerate().take(a) {
+            let iy = oy as isize - self.pad[0] + u as isize;
+            if iy < 0 || iy >= h as isize || lo == hi {
+                row[..cols].fill(T::zero());
+            } else {
+                let start = iy as usize * w + (x0 + lo as isize) as usize;
+                row[lo..hi].copy_from_slice(&base[start..start + (hi - lo)]);
+            }
+            spread_row(&row, su, l0, len, m, a);
+        }
+    }
 }
 
 /// Output-gradient tiles (`m x m`, zero past the plane's edge) of one channel.
@@ -193,7 +310,7 @@ pub(super) struct MapTiles<'a, T, G> {
     plane: &'a [T],
     stride: usize,
     size: [usize; 2],
-    org: &'a [[usize; 3]],
+    org: &'a [[usize; 4]],
     alg: PhantomData<G>,
 }
 
@@ -203,7 +320,7 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
         let l = l % L;
         let m = G::M;
         let [h, w] = self.size;
-        let [n, y0, x0] = self.org[t];
+        let [n, y0, x0, _] = self.org[t];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let (ys, xs) = (m.min(h - y0), m.min(w - x0));
         if ys < m || xs < m {
@@ -218,6 +335,31 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
             for (sv, &x) in su.iter_mut().zip(row) {
                 sv.0[l] = x;
             }
+        }
+    }
+
+    fn origins(&self) -> &[[usize; 4]] {
+        self.org
+    }
+
+    #[inline(always)]
+    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>) {
+        let m = G::M;
+        let [h, w] = self.size;
+        let [n, y0, x0, _] = self.org[t0];
+        let base = &self.plane[n * self.stride..n * self.stride + h * w];
+        let cols = m * len;
+        let inside = cols.min(w - x0);
+        let mut row = [T::zero(); ROW];
+        for (u, su) in st.iter_mut().enumerate().take(m) {
+            if y0 + u < h {
+                let start = (y0 + u) * w + x0;
+                row[..inside].copy_from_slice(&base[start..start + inside]);
+                row[inside..cols].fill(T::zero());
+            } else {
+                row[..cols].fill(T::zero());
+            }
+            spread_row(&row, su, l0, len, m, m);
         }
     }
 }
@@ -242,9 +384,7 @@ pub(super) fn transform_tiles<T: Scratch, F: Tf>(
     let stage: &mut [Tile6<T>] =
         unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut Tile6<T>, blocks) };
     for (b, st) in stage.iter_mut().enumerate() {
-        for l in 0..L.min(tc - b * L) {
-            src.gather(b * L + l, st, l);
-        }
+        src.gather_block(b * L, L.min(tc - b * L), st);
     }
     let mut tmp = zero;
     for (b, st) in stage.iter_mut().enumerate() {
@@ -271,7 +411,7 @@ pub(super) fn input_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &[[usize; 4]],
     v: SharedOut<T>,
 ) {
     let tiles = SourceTiles {
@@ -295,7 +435,7 @@ pub(super) fn map_grad_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &[[usize; 4]],
     v: SharedOut<T>,
 ) {
     let tiles = MapTiles {
@@ -318,7 +458,7 @@ pub(super) fn output_tiles<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &[[usize; 4]],
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -334,7 +474,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &[[usize; 4]],
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -354,16 +494,41 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
         }
         blk.apply2::<OutputT<G>>();
         let r = &blk.d;
-        for (l, &[n, y0, x0]) in org[tb..tb + nl].iter().enumerate() {
-            let base = (n * chans + ch) * plane;
-            let (ys, xs) = (m.min(h - y0), m.min(w - x0));
-            for (i, ri) in r.iter().enumerate().take(ys) {
-                let row = base + (y0 + i) * w + x0;
-                for (j, rj) in ri.iter().enumerate().take(xs) {
-                    // SAFETY: each output element belongs to exactly one (tile, channel).
-                    unsafe { out.write(row + j, rj.0[l] + bias) };
+        let mut l0 = 0;
+        while l0 < nl {
+            let run = row_run(org, tb + l0, nl - l0);
+            if run >= MIN_RUN {
+                // The run's outputs: m rows of m * run values (fewer past the plane's edge).
+                let [n, y0, x0, _] = org[tb + l0];
+                let base = (n * chans + ch) * plane;
+                let inside = (m * run).min(w - x0);
+                let mut row = [T::zero(); ROW];
+                for (i, ri) in r.iter().enumerate().take(m.min(h - y0)) {
+                    for (j, rj) in ri.iter().enumerate().take(m) {
+                        for (l, &x) in rj.0[l0..l0 + run].iter().enumerate() {
+                            row[m * l + j] = x + bias;
+                        }
+                    }
+                    // SAFETY: each output element belongs to exactly one (tile, channel), and
+                    // the row's `inside` elements are inside the plane.
+                    unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
+                }
+            } else {
+                for (l, &[n, y0, x0, _]) in org[tb + l0..tb + l0 + run].iter().enumerate() {
+                    let l = l0 + l;
+                    let base = (n * chans + ch) * plane;
+                    let (ys, xs) = (m.min(h - y0), m.min(w - x0));
+                    for (i, ri) in r.iter().enumerate().take(ys) {
+                        let row = base + (y0 + i) * w + x0;
+                        for (j, rj) in ri.iter().enumerate().take(xs) {
+                            // SAFETY: each output element belongs to exactly one (tile,
+                            // channel).
+                            unsafe { out.write(row + j, rj.0[l] + bias) };
+                        }
+                    }
                 }
             }
+            l0 += run;
         }
         tb += L;
     }
