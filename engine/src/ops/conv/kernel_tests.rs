@@ -9,7 +9,7 @@ use crate::Rng;
 
 /// (n, c, k, H, W, pad): odd sizes, partial edge tiles, more filters and tiles than one lane
 /// block (16), several images per tile block, and enough images for several chunks and groups.
-const SHAPES: [[usize; 6]; 11] = [
+const SHAPES: [[usize; 6]; 13] = [
     [2, 3, 5, 7, 9, 1],
     [1, 4, 3, 5, 5, 0],
     [3, 2, 2, 1, 1, 1],
@@ -19,11 +19,13 @@ const SHAPES: [[usize; 6]; 11] = [
     [2, 6, 7, 13, 10, 1],
     [150, 2, 3, 2, 2, 1],
     [70, 3, 2, 4, 4, 1],
-    // Tile rows of 17 (F(2x2)) and 9 (F(4x4)), and of 36 / 18 with two padded columns: blocks
-    // of 16 tiles inside one row, at its padded left and ragged right edges, are gathered and
-    // written a row at a time.
+    // Blocks of 16 tiles inside one tile row are gathered and written a row at a time: tile
+    // rows of 17 (F(2x2)) and 9 (F(4x4)); 36 and 18 with two padded columns; 16 tiles whose
+    // last is cut by the plane's edge (31 wide for F(2x2), 62 for F(4x4)).
     [1, 2, 3, 5, 33, 1],
     [1, 2, 2, 6, 70, 2],
+    [1, 2, 2, 4, 31, 1],
+    [1, 2, 2, 5, 62, 1],
 ];
 
 fn geom(h: usize, w: usize, pad: usize) -> ConvGeom {

@@ -131,7 +131,7 @@ pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 
 /// Where the tiles of a chunk are: image, the top-left output position `(ty m, tx m)` of each,
 /// and how many tiles from it (itself included) lie side by side in its tile row within the
-/// chunk; computed once per chunk (not once per channel).
+/// chunk (see [`in_one_row`]); computed once per chunk (not once per channel).
 pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 4]> {
     let mut org: Vec<[usize; 4]> = (t0..t0 + tc)
         .map(|t| {
@@ -157,68 +157,43 @@ pub(super) trait TileSource<T> {
     /// Writes the `N_IN x N_IN` entries of tile `t` (of the chunk) to lane `l` of `st`.
     fn gather(&self, t: usize, st: &mut Tile6<T>, l: usize);
 
-    /// Writes tiles `t0 .. t0 + len`, side by side in one tile row, to lanes `l0 .. l0 + len`
-    /// of `st`.
-    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>);
+    /// Writes the `L` tiles `t0 .. t0 + L`, side by side in one tile row, to the lanes of `st`.
+    fn gather_row(&self, t0: usize, st: &mut Tile6<T>);
 
     /// Writes tiles `t0 .. t0 + nl` (`nl <= L`) to lanes `0 .. nl` of `st`: a row at a time
-    /// where [`MIN_RUN`] or more of them lie side by side, else tile by tile.
+    /// where all `L` lie side by side in one tile row, else tile by tile.
     #[inline(always)]
     fn gather_block(&self, t0: usize, nl: usize, st: &mut Tile6<T>) {
-        let org = self.origins();
-        let mut l = 0;
-        while l < nl {
-            let run = row_run(org, t0 + l, nl - l);
-            if run >= MIN_RUN {
-                self.gather_row(t0 + l, l, run, st);
-            } else {
-                for k in l..l + run {
-                    self.gather(t0 + k, st, k);
-                }
+        if nl == L && in_one_row(self.origins(), t0) {
+            self.gather_row(t0, st);
+        } else {
+            for l in 0..nl {
+                self.gather(t0 + l, st, l);
             }
-            l += run;
         }
     }
 }
 
-/// How many tiles from `t` (at most `max`) lie side by side in one tile row of one image (`x`
-/// advancing by `m`): entry `(u, v)` of the `l`-th of them sits at column `x + m l + v` of one
-/// row, so they are gathered (or written) a row at a time.
+/// Whether the `L` tiles from `t` lie side by side in one tile row of one image (`x` advancing
+/// by `m`): then entry `(u, v)` of the `l`-th of them sits at column `x + m l + v` of one row,
+/// and they are gathered (or written) a row at a time, which pays where a tile row holds 16
+/// tiles or more (VGG's 32x32 planes); shorter runs (measured at 8 and 4 tiles) lose to the
+/// tile-by-tile loops.
 #[inline(always)]
-fn row_run(org: &[[usize; 4]], t: usize, max: usize) -> usize {
-    org[t][3].min(max)
+fn in_one_row(org: &[[usize; 4]], t: usize) -> bool {
+    org[t][3] >= L
 }
 
-/// Runs of fewer tiles than this are gathered and written tile by tile.
-const MIN_RUN: usize = 4;
-
-/// Longest stretch of one image row a run of tiles reads: `m` columns per tile plus the
-/// overlap.
+/// Longest stretch of one image row `L` tiles read: `m` columns per tile plus the overlap.
 const ROW: usize = 4 * L + 6;
 
-/// `su[v].0[l0 + l] = row[m l + v]` for `l < len` and `v < a`: a strided read of the staged
-/// row over all 16 lanes (a loop the compiler vectorises, the stride known at compile time),
-/// then the run's lanes copied into place.
+/// `su[v].0[l] = row[m l + v]` for every lane and `v < a`: a strided read of the staged row,
+/// which the compiler vectorises (a stride known at compile time).
 #[inline(always)]
-fn spread_row<T: Copy>(
-    row: &[T; ROW],
-    su: &mut [Lanes<T>; 6],
-    l0: usize,
-    len: usize,
-    m: usize,
-    a: usize,
-) {
+fn spread_row<T: Copy>(row: &[T; ROW], su: &mut [Lanes<T>; 6], m: usize, a: usize) {
     for (v, sv) in su.iter_mut().enumerate().take(a) {
-        if len == L {
-            for l in 0..L {
-                sv.0[l] = row[m * l + v];
-            }
-        } else {
-            let mut lanes = [row[0]; L];
-            for (l, x) in lanes.iter_mut().enumerate() {
-                *x = row[(m * l + v).min(ROW - 1)];
-            }
-            sv.0[l0..l0 + len].copy_from_slice(&lanes[..len]);
+        for l in 0..L {
+            sv.0[l] = row[m * l + v];
         }
     }
 }
@@ -281,13 +256,13 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
     }
 
     #[inline(always)]
-    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>) {
+    fn gather_row(&self, t0: usize, st: &mut Tile6<T>) {
         let (a, m) = (G::A, G::M);
         let [h, w] = self.size;
         let [n, oy, ox, _] = self.org[t0];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let x0 = ox as isize - self.pad[1];
-        let cols = m * (len - 1) + a;
+        let cols = m * (L - 1) + a;
         // Columns x0 .. x0 + cols of the plane, zero outside it.
         let lo = (-x0).clamp(0, cols as isize) as usize;
         let hi = (w as isize - x0).clamp(lo as isize, cols as isize) as usize;
@@ -300,7 +275,7 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
                 let start = iy as usize * w + (x0 + lo as isize) as usize;
                 row[lo..hi].copy_from_slice(&base[start..start + (hi - lo)]);
             }
-            spread_row(&row, su, l0, len, m, a);
+            spread_row(&row, su, m, a);
         }
     }
 }
@@ -343,12 +318,12 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
     }
 
     #[inline(always)]
-    fn gather_row(&self, t0: usize, l0: usize, len: usize, st: &mut Tile6<T>) {
+    fn gather_row(&self, t0: usize, st: &mut Tile6<T>) {
         let m = G::M;
         let [h, w] = self.size;
         let [n, y0, x0, _] = self.org[t0];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
-        let cols = m * len;
+        let cols = m * L;
         let inside = cols.min(w - x0);
         let mut row = [T::zero(); ROW];
         for (u, su) in st.iter_mut().enumerate().take(m) {
@@ -359,7 +334,7 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
             } else {
                 row[..cols].fill(T::zero());
             }
-            spread_row(&row, su, l0, len, m, m);
+            spread_row(&row, su, m, m);
         }
     }
 }
@@ -494,41 +469,34 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
         }
         blk.apply2::<OutputT<G>>();
         let r = &blk.d;
-        let mut l0 = 0;
-        while l0 < nl {
-            let run = row_run(org, tb + l0, nl - l0);
-            if run >= MIN_RUN {
-                // The run's outputs: m rows of m * run values (fewer past the plane's edge).
-                let [n, y0, x0, _] = org[tb + l0];
-                let base = (n * chans + ch) * plane;
-                let inside = (m * run).min(w - x0);
-                let mut row = [T::zero(); ROW];
-                for (i, ri) in r.iter().enumerate().take(m.min(h - y0)) {
-                    for (j, rj) in ri.iter().enumerate().take(m) {
-                        for (l, &x) in rj.0[l0..l0 + run].iter().enumerate() {
-                            row[m * l + j] = x + bias;
-                        }
+        if nl == L && in_one_row(org, tb) {
+            // The block's outputs: m rows of m * L values (fewer past the plane's edge).
+            let [n, y0, x0, _] = org[tb];
+            let base = (n * chans + ch) * plane;
+            let inside = (m * L).min(w - x0);
+            let mut row = [T::zero(); ROW];
+            for (i, ri) in r.iter().enumerate().take(m.min(h - y0)) {
+                for (j, rj) in ri.iter().enumerate().take(m) {
+                    for (l, &x) in rj.0.iter().enumerate() {
+                        row[m * l + j] = x + bias;
                     }
-                    // SAFETY: each output element belongs to exactly one (tile, channel), and
-                    // the row's `inside` elements are inside the plane.
-                    unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
                 }
-            } else {
-                for (l, &[n, y0, x0, _]) in org[tb + l0..tb + l0 + run].iter().enumerate() {
-                    let l = l0 + l;
-                    let base = (n * chans + ch) * plane;
-                    let (ys, xs) = (m.min(h - y0), m.min(w - x0));
-                    for (i, ri) in r.iter().enumerate().take(ys) {
-                        let row = base + (y0 + i) * w + x0;
-                        for (j, rj) in ri.iter().enumerate().take(xs) {
-                            // SAFETY: each output element belongs to exactly one (tile,
-                            // channel).
-                            unsafe { out.write(row + j, rj.0[l] + bias) };
-                        }
+                // SAFETY: each output element belongs to exactly one (tile, channel), and the
+                // row's `inside` elements are inside the plane.
+                unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
+            }
+        } else {
+            for (l, &[n, y0, x0, _]) in org[tb..tb + nl].iter().enumerate() {
+                let base = (n * chans + ch) * plane;
+                let (ys, xs) = (m.min(h - y0), m.min(w - x0));
+                for (i, ri) in r.iter().enumerate().take(ys) {
+                    let row = base + (y0 + i) * w + x0;
+                    for (j, rj) in ri.iter().enumerate().take(xs) {
+                        // SAFETY: each output element belongs to exactly one (tile, channel).
+                        unsafe { out.write(row + j, rj.0[l] + bias) };
                     }
                 }
             }
-            l0 += run;
         }
         tb += L;
     }
