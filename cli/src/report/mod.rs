@@ -54,7 +54,7 @@ pub fn build(dir: &Path) -> Result<Report> {
         })
         .collect();
     Ok(Report {
-        folder: dir.display().to_string(),
+        folder: folder_name(dir),
         runs: all.len(),
         complete: all.iter().filter(|r| r.summary.is_some()).count(),
         tables: tables::tables(&all),
@@ -101,4 +101,17 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The report's title: the folder as given, or, for "." or "..", the name of the folder it
+/// stands for.
+fn folder_name(dir: &std::path::Path) -> String {
+    match dir.file_name() {
+        Some(_) => dir.display().to_string(),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string()),
+    }
 }

@@ -94,13 +94,17 @@ fn table_md(t: &Table, figures: &[(String, PathBuf)], base: &std::path::Path) ->
 
 /// report.md.
 pub fn markdown(r: &Report, figures: &[Vec<(String, PathBuf)>], base: &std::path::Path) -> String {
+    let counts = match r.incomplete.len() {
+        0 => format!("{} runs, all complete.", r.runs),
+        n => format!(
+            "{} runs: {} complete, {n} not (left out of the tables).",
+            r.runs, r.complete
+        ),
+    };
     let mut s = format!(
-        "# Report: {}\n\n{} runs: {} complete, {} not (left out of the tables). Mean ± sample \
-         standard deviation over seeds; n = seeds; wall time = training time per run.\n\n",
+        "# Report: {}\n\n{counts} Mean ± sample standard deviation over seeds; n = seeds; wall \
+         time = training time per run.\n\n",
         r.folder,
-        r.runs,
-        r.complete,
-        r.incomplete.len()
     );
     for (i, t) in r.tables.iter().enumerate() {
         s += &table_md(t, figures.get(i).map_or(&[][..], |f| &f[..]), base);
