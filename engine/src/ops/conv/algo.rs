@@ -69,13 +69,13 @@ pub fn force(algo: Option<Algo>) {
 
 /// The kernel for a convolution of `n` images, `c` input and `k` output channels (the
 /// forward pass's names, whatever the pass) with geometry `g`.
-pub fn select(_dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
+pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
     let forced = FORCED.load(Ordering::Relaxed);
     if forced > 0 {
         let a = Algo::ALL[forced as usize - 1];
         return if a.applies(g) { a } else { Algo::Im2col };
     }
-    choose(c, k, g)
+    choose(dir, c, k, g)
 }
 
 /// The shape-based choice (see the module doc): per-pair gemms on planes of at most 4
@@ -84,13 +84,20 @@ pub fn select(_dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// VGG-16's layers but its first); im2col + gemm elsewhere (ConvNet-4's layers: 32-64 channels,
 /// or odd 7x7 and 3x3 planes whose edge tiles waste 30-80% of the work; measured there, F(2x2)
 /// was no faster). F(4x4) is never chosen: its f32 error is several times PyTorch's (see
-/// `kernel_tests.rs`), though it is the fastest on VGG-16's large planes.
-fn choose(c: usize, k: usize, g: &ConvGeom) -> Algo {
+/// `kernel_tests.rs`), though it is the fastest on VGG-16's large planes. The weight gradient
+/// takes the per-pair gemms up to 9 positions with at least [`WINOGRAD_MIN_CHANNELS`] channels
+/// (ConvNet-4's 3x3 layer, 128 -> 256 channels: 3.4 ms against im2col's 7.6 ms, 2 threads,
+/// `bench conv --config b1`); its forward and input gradient stay on im2col there (3.8 and 3.4
+/// ms, the per-pair gemms 5.0 and 3.9).
+fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if !winograd::applies(g) || c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
     }
     let [ho, wo] = g.output;
     if ho * wo <= 4 {
+        return Algo::Pairs;
+    }
+    if dir == Dir::Weight && ho * wo <= 9 && c.min(k) >= WINOGRAD_MIN_CHANNELS {
         return Algo::Pairs;
     }
     // Output positions the tiles compute, per position kept.

@@ -376,6 +376,12 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
         mode: Mode::Fast,
         ..GradcheckOptions::default()
     };
+    // On 3x3 planes with 64 channels or more only the weight gradient takes the per-pair gemms.
+    let g3 = geom(3, 3, 1);
+    assert_eq!(select(Dir::Weight, 2, 128, 256, &g3), Algo::Pairs);
+    assert_eq!(select(Dir::Forward, 2, 128, 256, &g3), Algo::Im2col);
+    assert_eq!(select(Dir::Transpose, 2, 128, 256, &g3), Algo::Im2col);
+    assert_eq!(select(Dir::Weight, 2, 32, 32, &g3), Algo::Im2col);
     for (h, ch, algo) in [
         (6, 64, Algo::Winograd(Tile::F2)),
         (2, 16, Algo::Pairs),
