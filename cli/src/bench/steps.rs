@@ -69,10 +69,12 @@ pub fn run(
     dev: Device,
     tf32: bool,
 ) -> Result<()> {
-    let rss_start_mib = memory::resident_mib();
-    let wants = |step: &str| steps.is_empty() || steps.iter().any(|s| s == step);
     let (name, backbone, input, classes, k) = config.parts();
-    let mut figures = serde_json::Map::new();
+    let mut report = json!({
+        "config": name, "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
+        "tf32": tf32, "gpu": super::gemm::gpu_name(dev), "rss_start_mib": memory::resident_mib(),
+    });
+    let wants = |step: &str| steps.is_empty() || steps.iter().any(|s| s == step);
     let mut rng = Rng::new(0);
     let x = Tensor::randn(
         &[BATCH, input.channels, input.height, input.width],
@@ -105,7 +107,7 @@ pub fn run(
             10,
             min_secs,
         )?;
-        figures.insert("single_s".into(), json!(single_s));
+        report["single_s"] = json!(single_s);
     }
     if wants("meta") {
         let meta_s = median_secs(
@@ -127,7 +129,7 @@ pub fn run(
             10,
             min_secs,
         )?;
-        figures.insert("meta_s".into(), json!(meta_s));
+        report["meta_s"] = json!(meta_s);
     }
 
     // The MAXL steps.
@@ -167,8 +169,8 @@ pub fn run(
             10,
             min_secs,
         )?;
-        figures.insert("stage1_s".into(), json!(stage1_s));
-        figures.insert("stage1_syncs".into(), json!(stage1_syncs));
+        report["stage1_s"] = json!(stage1_s);
+        report["stage1_syncs"] = json!(stage1_syncs);
     }
     if wants("stage2") {
         let mut stage2_syncs = 0;
@@ -188,20 +190,10 @@ pub fn run(
             10,
             min_secs,
         )?;
-        figures.insert("stage2_s".into(), json!(stage2_s));
-        figures.insert("stage2_syncs".into(), json!(stage2_syncs));
+        report["stage2_s"] = json!(stage2_s);
+        report["stage2_syncs"] = json!(stage2_syncs);
     }
-    let mut out = serde_json::Map::new();
-    out.insert("config".into(), json!(name));
-    out.extend(figures);
-    let rest = json!({
-        "threads": threads, "device": dev.to_string(), "impl": "maxl-rs",
-        "tf32": tf32, "gpu": super::gemm::gpu_name(dev),
-        "rss_start_mib": rss_start_mib, "max_rss_mib": memory::peak_resident_mib()
-    });
-    if let serde_json::Value::Object(rest) = rest {
-        out.extend(rest);
-    }
-    println!("{}", serde_json::Value::Object(out));
+    report["max_rss_mib"] = json!(memory::peak_resident_mib());
+    println!("{report}");
     Ok(())
 }
