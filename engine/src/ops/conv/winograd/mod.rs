@@ -247,7 +247,7 @@ fn map_conv<T: Scratch, G: Alg>(
         let vp = SharedOut(v.as_mut_ptr());
         let org = tile_origins(tl, G::M, (t0, tc));
         each(cin, par, |ch| {
-            simd(|| input_tiles::<T, G>(src, cin, ch, tl, &org, vp))
+            input_tiles::<T, G>(src, cin, ch, tl, &org, vp)
         });
         let (v_ptr, m_ptr) = (v.as_ptr() as usize, mm.as_mut_ptr() as usize);
         each(a2, par, |xi| {
@@ -313,12 +313,8 @@ fn weight_grad<T: Scratch, G: Alg>(x: &[T], gy: &[T], c: usize, k: usize, tl: &T
             let mut gt = buffer::<T>(a2 * k * tc);
             let (vp, gp) = (SharedOut(v.as_mut_ptr()), SharedOut(gt.as_mut_ptr()));
             let org = tile_origins(tl, G::M, (t0, tc));
-            each(c, par, |ch| {
-                simd(|| input_tiles::<T, G>(x, c, ch, tl, &org, vp))
-            });
-            each(k, par, |ch| {
-                simd(|| map_grad_tiles::<T, G>(gy, k, ch, tl, &org, gp))
-            });
+            each(c, par, |ch| input_tiles::<T, G>(x, c, ch, tl, &org, vp));
+            each(k, par, |ch| map_grad_tiles::<T, G>(gy, k, ch, tl, &org, gp));
             let (v_ptr, g_ptr) = (v.as_ptr() as usize, gt.as_ptr() as usize);
             let acc = chunk > c0;
             each(a2, par, |xi| {

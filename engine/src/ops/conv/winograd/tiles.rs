@@ -129,30 +129,21 @@ pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Where the tiles of a chunk are: image, the top-left output position `(ty m, tx m)` of each,
-/// and how many tiles from it (itself included) lie side by side in its tile row within the
-/// chunk (see [`in_one_row`]); computed once per chunk (not once per channel).
-pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 4]> {
-    let mut org: Vec<[usize; 4]> = (t0..t0 + tc)
+/// Where the tiles of a chunk are: image and the top-left output position `(ty m, tx m)` of
+/// each, computed once per chunk (not once per channel).
+pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 3]> {
+    (t0..t0 + tc)
         .map(|t| {
             let (n, ty, tx) = tl.locate(t);
-            [n, ty * m, tx * m, 1]
+            [n, ty * m, tx * m]
         })
-        .collect();
-    for t in (0..tc.saturating_sub(1)).rev() {
-        let [n, y, x, _] = org[t];
-        let [n1, y1, x1, run] = org[t + 1];
-        if n1 == n && y1 == y && x1 == x + m {
-            org[t][3] = run + 1;
-        }
-    }
-    org
+        .collect()
 }
 
 /// Where a 2-D pass reads its tiles from.
 pub(super) trait TileSource<T> {
-    /// The chunk's tile origins (see [`tile_origins`]).
-    fn origins(&self) -> &[[usize; 4]];
+    /// The chunk's tile origins (see [`tile_origins`]) and the tile step `m`.
+    fn origins(&self) -> (&[[usize; 3]], usize);
 
     /// Writes the `N_IN x N_IN` entries of tile `t` (of the chunk) to lane `l` of `st`.
     fn gather(&self, t: usize, st: &mut Tile6<T>, l: usize);
@@ -164,7 +155,8 @@ pub(super) trait TileSource<T> {
     /// where all `L` lie side by side in one tile row, else tile by tile.
     #[inline(always)]
     fn gather_block(&self, t0: usize, nl: usize, st: &mut Tile6<T>) {
-        if nl == L && in_one_row(self.origins(), t0) {
+        let (org, m) = self.origins();
+        if nl == L && in_one_row(org, t0, m) {
             self.gather_row(t0, st);
         } else {
             for l in 0..nl {
@@ -180,8 +172,9 @@ pub(super) trait TileSource<T> {
 /// tiles or more (VGG's 32x32 planes); shorter runs (measured at 8 and 4 tiles) lose to the
 /// tile-by-tile loops.
 #[inline(always)]
-fn in_one_row(org: &[[usize; 4]], t: usize) -> bool {
-    org[t][3] >= L
+fn in_one_row(org: &[[usize; 3]], t: usize, m: usize) -> bool {
+    let [n, y, x] = org[t];
+    org[t + L - 1] == [n, y, x + m * (L - 1)]
 }
 
 /// Longest stretch of one image row `L` tiles read: `m` columns per tile plus the overlap.
@@ -204,7 +197,7 @@ pub(super) struct SourceTiles<'a, T, G> {
     stride: usize,
     size: [usize; 2],
     pad: [isize; 2],
-    org: &'a [[usize; 4]],
+    org: &'a [[usize; 3]],
     alg: PhantomData<G>,
 }
 
@@ -214,7 +207,7 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
         let l = l % L;
         let a = G::A;
         let [h, w] = self.size;
-        let [n, oy, ox, _] = self.org[t];
+        let [n, oy, ox] = self.org[t];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let y0 = oy as isize - self.pad[0];
         let x0 = ox as isize - self.pad[1];
@@ -251,15 +244,15 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
         }
     }
 
-    fn origins(&self) -> &[[usize; 4]] {
-        self.org
+    fn origins(&self) -> (&[[usize; 3]], usize) {
+        (self.org, G::M)
     }
 
     #[inline(always)]
     fn gather_row(&self, t0: usize, st: &mut Tile6<T>) {
         let (a, m) = (G::A, G::M);
         let [h, w] = self.size;
-        let [n, oy, ox, _] = self.org[t0];
+        let [n, oy, ox] = self.org[t0];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let x0 = ox as isize - self.pad[1];
         let cols = m * (L - 1) + a;
@@ -285,7 +278,7 @@ pub(super) struct MapTiles<'a, T, G> {
     plane: &'a [T],
     stride: usize,
     size: [usize; 2],
-    org: &'a [[usize; 4]],
+    org: &'a [[usize; 3]],
     alg: PhantomData<G>,
 }
 
@@ -295,7 +288,7 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
         let l = l % L;
         let m = G::M;
         let [h, w] = self.size;
-        let [n, y0, x0, _] = self.org[t];
+        let [n, y0, x0] = self.org[t];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let (ys, xs) = (m.min(h - y0), m.min(w - x0));
         if ys < m || xs < m {
@@ -313,15 +306,15 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
         }
     }
 
-    fn origins(&self) -> &[[usize; 4]] {
-        self.org
+    fn origins(&self) -> (&[[usize; 3]], usize) {
+        (self.org, G::M)
     }
 
     #[inline(always)]
     fn gather_row(&self, t0: usize, st: &mut Tile6<T>) {
         let m = G::M;
         let [h, w] = self.size;
-        let [n, y0, x0, _] = self.org[t0];
+        let [n, y0, x0] = self.org[t0];
         let base = &self.plane[n * self.stride..n * self.stride + h * w];
         let cols = m * L;
         let inside = cols.min(w - x0);
@@ -386,7 +379,7 @@ pub(super) fn input_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 4]],
+    org: &[[usize; 3]],
     v: SharedOut<T>,
 ) {
     let tiles = SourceTiles {
@@ -410,7 +403,7 @@ pub(super) fn map_grad_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 4]],
+    org: &[[usize; 3]],
     v: SharedOut<T>,
 ) {
     let tiles = MapTiles {
@@ -433,7 +426,7 @@ pub(super) fn output_tiles<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 4]],
+    org: &[[usize; 3]],
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -449,7 +442,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 4]],
+    org: &[[usize; 3]],
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -469,9 +462,9 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
         }
         blk.apply2::<OutputT<G>>();
         let r = &blk.d;
-        if nl == L && in_one_row(org, tb) {
+        if nl == L && in_one_row(org, tb, m) {
             // The block's outputs: m rows of m * L values (fewer past the plane's edge).
-            let [n, y0, x0, _] = org[tb];
+            let [n, y0, x0] = org[tb];
             let base = (n * chans + ch) * plane;
             let inside = (m * L).min(w - x0);
             let mut row = [T::zero(); ROW];
@@ -486,7 +479,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
                 unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
             }
         } else {
-            for (l, &[n, y0, x0, _]) in org[tb..tb + nl].iter().enumerate() {
+            for (l, &[n, y0, x0]) in org[tb..tb + nl].iter().enumerate() {
                 let base = (n * chans + ch) * plane;
                 let (ys, xs) = (m.min(h - y0), m.min(w - x0));
                 for (i, ri) in r.iter().enumerate().take(ys) {
