@@ -47,7 +47,9 @@ pub fn run(a: &DetailArgs, threads: usize) -> Result<()> {
         .iter()
         .map(|s| {
             Algo::parse(s).ok_or_else(|| {
-                anyhow!("--algos: unknown kernel {s:?} (im2col, winograd2, winograd4, pairs)")
+                anyhow!(
+                    "--algos: unknown kernel {s:?} (im2col, winograd2, winograd4, pairs, direct)"
+                )
             })
         })
         .collect::<Result<Vec<_>>>()?;

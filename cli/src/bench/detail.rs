@@ -16,11 +16,12 @@ pub struct DetailArgs {
     /// ops: only these ops (comma-separated; default all of them).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
-    /// conv: the kernels to compare (comma-separated: im2col, winograd2, winograd4, pairs).
+    /// conv: the kernels to compare (comma-separated: im2col, winograd2, winograd4, pairs, direct;
+    /// direct has no weight gradient, im2col computes it).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "im2col,winograd2,winograd4,pairs"
+        default_value = "im2col,winograd2,winograd4,pairs,direct"
     )]
     pub algos: Vec<String>,
     /// conv: only these layers, as CxKxS (input channels, output channels, plane side), e.g.

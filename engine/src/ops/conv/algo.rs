@@ -1,11 +1,12 @@
 //! Which CPU kernel computes a convolution: im2col + gemm (any geometry), Winograd
-//! ([`super::winograd`]: 3x3, stride 1) or per-pair gemms ([`super::pairs`]: tiny planes).
+//! ([`super::winograd`]: 3x3, stride 1), per-pair gemms ([`super::pairs`]: tiny planes) or
+//! direct loops ([`super::direct`]: stride 1, small planes).
 //! The choice is a function of the shapes (measured on VGG-16's and ConvNet-4's layers with
 //! `maxl-cli bench conv`), so it never changes the bits from one run to the next; every kernel
 //! computes the same convolution, so gradients of any order and gradcheck do not see it.
 //! [`force`] overrides the choice process-wide, for benchmarks that compare the kernels.
 
-use super::{pairs, winograd, ConvGeom, Dir};
+use super::{direct, pairs, winograd, ConvGeom, Dir};
 use crate::backend::cpu::scratch::Scratch;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -17,24 +18,27 @@ pub enum Algo {
     Im2col,
     Winograd(Tile),
     Pairs,
+    Direct,
 }
 
 impl Algo {
     /// Every kernel, in a fixed order.
-    pub const ALL: [Algo; 4] = [
+    pub const ALL: [Algo; 5] = [
         Algo::Im2col,
         Algo::Winograd(Tile::F2),
         Algo::Winograd(Tile::F4),
         Algo::Pairs,
+        Algo::Direct,
     ];
 
-    /// Short name: `im2col`, `winograd2`, `winograd4`, `pairs`.
+    /// Short name: `im2col`, `winograd2`, `winograd4`, `pairs`, `direct`.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Im2col => "im2col",
             Algo::Winograd(Tile::F2) => "winograd2",
             Algo::Winograd(Tile::F4) => "winograd4",
             Algo::Pairs => "pairs",
+            Algo::Direct => "direct",
         }
     }
 
@@ -48,6 +52,7 @@ impl Algo {
         match self {
             Algo::Im2col | Algo::Pairs => true,
             Algo::Winograd(_) => winograd::applies(g),
+            Algo::Direct => direct::applies(g),
         }
     }
 
@@ -81,33 +86,51 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// The shape-based choice (see the module doc): per-pair gemms on planes of at most 4
 /// positions (VGG-16's 2x2 layers); Winograd F(2x2) where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
-/// VGG-16's layers but its first); im2col + gemm elsewhere (ConvNet-4's layers: 32-64 channels,
-/// or odd 7x7 and 3x3 planes whose edge tiles waste 30-80% of the work; measured there, F(2x2)
-/// was no faster). F(4x4) is never chosen: its f32 error is several times PyTorch's (see
-/// `kernel_tests.rs`), though it is the fastest on VGG-16's large planes. The weight gradient
-/// takes the per-pair gemms up to 9 positions with at least [`WINOGRAD_MIN_CHANNELS`] channels
-/// (ConvNet-4's 3x3 layer, 128 -> 256 channels: 3.4 ms against im2col's 7.6 ms, 2 threads,
-/// `bench conv --config b1`); its forward and input gradient stay on im2col there (3.8 and 3.4
-/// ms, the per-pair gemms 5.0 and 3.9).
+/// VGG-16's layers but its first); the direct kernel for the forward pass and the input
+/// gradient on planes at least [`DIRECT_MIN_WIDTH`] wide with at least [`PAIRS_MIN_CHANNELS`]
+/// channels (ConvNet-4's 14x14 layer, 32 -> 64 channels: forward 3.1-3.2 ms against im2col's
+/// 3.9, input gradient 3.2 against 3.7, 2 threads, two runs of `bench conv --config b1`; on
+/// its 7x7 plane the direct kernel ties im2col forward and loses in the input gradient, 3.9
+/// against 3.3-3.6 ms, and on the 3x3 plane it is twice as slow); im2col + gemm elsewhere
+/// (ConvNet-4's other layers, or odd 7x7 and 3x3 planes whose Winograd edge tiles waste 30-80%
+/// of the work; measured there, F(2x2) was no faster). F(4x4) is never chosen: its f32 error is several
+/// times PyTorch's (see `kernel_tests.rs`), though it is the fastest on VGG-16's large planes.
+/// The weight gradient takes the per-pair gemms up to 9 positions with at least
+/// [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer, 128 -> 256 channels: 3.4 ms
+/// against im2col's 7.6 ms, 2 threads, `bench conv --config b1`); its forward and input
+/// gradient stay on im2col there (3.8 and 3.4 ms, the per-pair gemms 5.0 and 3.9).
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
-    if !winograd::applies(g) || c.min(k) < PAIRS_MIN_CHANNELS {
+    if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
     }
-    let [ho, wo] = g.output;
-    if ho * wo <= 4 {
-        return Algo::Pairs;
+    if winograd::applies(g) {
+        let [ho, wo] = g.output;
+        if ho * wo <= 4 {
+            return Algo::Pairs;
+        }
+        if dir == Dir::Weight && ho * wo <= 9 && c.min(k) >= WINOGRAD_MIN_CHANNELS {
+            return Algo::Pairs;
+        }
+        // Output positions the tiles compute, per position kept.
+        let covered = (ho.div_ceil(2) * 2 * wo.div_ceil(2) * 2) as f64 / (ho * wo) as f64;
+        if c.min(k) >= WINOGRAD_MIN_CHANNELS && covered <= 1.2 {
+            return Algo::Winograd(Tile::F2);
+        }
     }
-    if dir == Dir::Weight && ho * wo <= 9 && c.min(k) >= WINOGRAD_MIN_CHANNELS {
-        return Algo::Pairs;
-    }
-    // Output positions the tiles compute, per position kept.
-    let covered = (ho.div_ceil(2) * 2 * wo.div_ceil(2) * 2) as f64 / (ho * wo) as f64;
-    if c.min(k) >= WINOGRAD_MIN_CHANNELS && covered <= 1.2 {
-        return Algo::Winograd(Tile::F2);
+    // The plane the direct kernel writes: the output, or the input for the input gradient.
+    let width = match dir {
+        Dir::Transpose => g.input[1],
+        _ => g.output[1],
+    };
+    if dir != Dir::Weight && width >= DIRECT_MIN_WIDTH && direct::applies(g) {
+        return Algo::Direct;
     }
     Algo::Im2col
 }
 
+/// The narrowest plane the direct kernel is chosen for: it computes `p` dropped columns per row
+/// of `W` (7% of the work at 14 wide with padding 1, 13% at 7 wide).
+pub const DIRECT_MIN_WIDTH: usize = 12;
 /// The fewest input and output channels for the per-pair gemms.
 pub const PAIRS_MIN_CHANNELS: usize = 16;
 /// The fewest input and output channels for the Winograd kernel.
@@ -133,5 +156,9 @@ pub(crate) fn compute<T: Scratch>(
         (Algo::Pairs, Dir::Forward) => pairs::conv2d(a, b, bias, n, c, k, g),
         (Algo::Pairs, Dir::Transpose) => pairs::conv_transpose2d(a, b, bias, n, c, k, g),
         (Algo::Pairs, Dir::Weight) => pairs::conv2d_weight(a, b, n, c, k, g),
+        (Algo::Direct, Dir::Forward) => direct::conv2d(a, b, bias, n, c, k, g),
+        (Algo::Direct, Dir::Transpose) => direct::conv_transpose2d(a, b, bias, n, c, k, g),
+        // The direct kernel has no weight gradient: im2col computes it.
+        (Algo::Direct, Dir::Weight) => return None,
     })
 }

@@ -1,10 +1,11 @@
-//! The CPU convolution kernels (im2col + gemm, Winograd F(2x2) and F(4x4), per-pair gemms)
+//! The CPU convolution kernels (im2col + gemm, Winograd F(2x2) and F(4x4), per-pair gemms,
+//! direct loops)
 //! against direct loops (f64), in all three directions, at odd sizes, paddings 0-2 and edge
 //! tiles; their f32 error against the f64 result, next to PyTorch's; identical bits for any
 //! thread count; gradients of orders 1-3 through the kernels the shape-based choice picks.
 
 use super::winograd::Tile;
-use super::{cpu_kernel, pairs, winograd, ConvGeom};
+use super::{cpu_kernel, direct, pairs, winograd, ConvGeom};
 use crate::Rng;
 
 /// (n, c, k, H, W, pad): odd sizes, partial edge tiles, more filters and tiles than one lane
@@ -125,14 +126,17 @@ enum Kernel {
     Im2col,
     Winograd(Tile),
     Pairs,
+    /// Direct loops for the forward pass and the input gradient (im2col's weight gradient).
+    Direct,
 }
 
 impl Kernel {
-    const ALL: [Kernel; 4] = [
+    const ALL: [Kernel; 5] = [
         Kernel::Im2col,
         Kernel::Winograd(Tile::F2),
         Kernel::Winograd(Tile::F4),
         Kernel::Pairs,
+        Kernel::Direct,
     ];
 
     fn run<T: crate::backend::cpu::scratch::Scratch>(
@@ -159,6 +163,11 @@ impl Kernel {
                 pairs::conv2d(x, w, Some(b), n, c, k, &g),
                 pairs::conv_transpose2d(gy, w, None, n, c, k, &g),
                 pairs::conv2d_weight(x, gy, n, c, k, &g),
+            ],
+            Kernel::Direct => [
+                direct::conv2d(x, w, Some(b), n, c, k, &g),
+                direct::conv_transpose2d(gy, w, None, n, c, k, &g),
+                cpu_kernel::conv2d_weight(x, gy, n, c, k, &g),
             ],
         }
     }
@@ -254,18 +263,19 @@ fn f32_shapes() -> Vec<[usize; 6]> {
 const TORCH_F32_ERROR: f64 = 1.4e-6;
 
 /// f32 against the f64 direct result, as `max |error| / max |result|`, for every kernel the
-/// shape-based choice may pick (im2col, F(2x2), and the per-pair gemms on the planes of at most
-/// 16 positions), held to [`TORCH_F32_ERROR`], PyTorch's largest difference on the same shapes.
+/// shape-based choice may pick (im2col, F(2x2), the direct kernel, and the per-pair gemms on the
+/// planes of at most 16 positions), held to [`TORCH_F32_ERROR`], PyTorch's largest difference on the same shapes.
 /// Measured here (2026-11-30; forward, input gradient, weight gradient): im2col up to 5.6e-7,
 /// 5.8e-7, 6.2e-7; F(2x2) up to 6.5e-7, 9.2e-7, 1.3e-6; the per-pair gemms up to 3.6e-7,
-/// 5.8e-7, 2.5e-7. Like im2col's, F(2x2)'s forward and input-gradient errors are larger than
+/// 5.8e-7, 2.5e-7; the direct kernel (forward, input gradient) 4.3e-7, 5.9e-7 (2.5e-6 when it
+/// summed all input channels in one chain, before `SUM_CHANNELS`). Like im2col's, F(2x2)'s forward and input-gradient errors are larger than
 /// PyTorch's in those directions (2-3x), but within what PyTorch's f32 convolutions show in
 /// the weight gradient. F(4x4) is not held to it and is never chosen: its transform constants
 /// (up to 8 and 1/30) amplify rounding to 4.1e-6, 5.9e-6 and 2.8e-6, several times PyTorch's;
 /// its bound [`F4_BOUND`] only keeps it from getting worse.
 #[test]
 fn f32_kernels_match_f64_within_pytorchs_error() {
-    let mut worst = [[0.0f64; 3]; 4];
+    let mut worst = [[0.0f64; 3]; Kernel::ALL.len()];
     let mut failures = Vec::new();
     for (s, &shape) in f32_shapes().iter().enumerate() {
         let cs = case(shape, 100 + s as u64);
@@ -365,7 +375,8 @@ fn bits_do_not_depend_on_the_thread_count() {
 
 /// Gradients of orders 1-3 of a convolution whose passes run on the kernels the shape-based
 /// choice picks (F(2x2) at 64 channels on a 6x6 plane, per-pair gemms at 16 channels on a 2x2
-/// plane, im2col at 8 channels), against finite differences (f64).
+/// plane, im2col at 8 channels, the direct kernel at 16 channels on a 12x12 plane), against
+/// finite differences (f64).
 #[test]
 fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
     use super::algo::{select, Algo};
@@ -382,13 +393,23 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
     assert_eq!(select(Dir::Forward, 2, 128, 256, &g3), Algo::Im2col);
     assert_eq!(select(Dir::Transpose, 2, 128, 256, &g3), Algo::Im2col);
     assert_eq!(select(Dir::Weight, 2, 32, 32, &g3), Algo::Im2col);
-    for (h, ch, algo) in [
-        (6, 64, Algo::Winograd(Tile::F2)),
-        (2, 16, Algo::Pairs),
-        (5, 8, Algo::Im2col),
+    let direct = if super::direct::applies(&geom(12, 12, 1)) {
+        Algo::Direct
+    } else {
+        Algo::Im2col
+    };
+    for (h, ch, algos) in [
+        (6, 64, [Algo::Winograd(Tile::F2); 3]),
+        (2, 16, [Algo::Pairs; 3]),
+        (5, 8, [Algo::Im2col; 3]),
+        // The direct kernel has no weight gradient (and runs only on CPUs with AVX-512).
+        (12, 16, [direct, direct, Algo::Im2col]),
     ] {
         let g = geom(h, h, 1);
-        for dir in [Dir::Forward, Dir::Transpose, Dir::Weight] {
+        for (dir, algo) in [Dir::Forward, Dir::Transpose, Dir::Weight]
+            .into_iter()
+            .zip(algos)
+        {
             assert_eq!(select(dir, 2, ch, ch, &g), algo, "{dir:?} at {h}x{h}");
         }
         let mut rng = Rng::new(h as u64);
@@ -404,7 +425,7 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
         };
         for order in 1..=3 {
             let r = gradcheck_order(&f, &[x.clone(), w.clone(), b.clone()], order, &opts).unwrap();
-            assert!(r.compared > 0 && r.passed, "{algo:?} order {order}: {r:?}");
+            assert!(r.compared > 0 && r.passed, "{algos:?} order {order}: {r:?}");
         }
     }
 }

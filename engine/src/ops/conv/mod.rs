@@ -6,10 +6,12 @@ pub mod algo;
 pub(crate) mod cases;
 mod cpu_kernel;
 mod cuda_kernel;
+mod direct;
 mod geom;
 #[cfg(test)]
 mod kernel_tests;
 mod pairs;
+mod simd;
 #[cfg(test)]
 mod tests;
 mod winograd;
