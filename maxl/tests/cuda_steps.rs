@@ -150,7 +150,13 @@ fn steps_agree(dtype: DType, rtol: f64, atol: f64) {
     );
     assert_eq!(f1g.correct, f1c.correct);
     // The cosine of two nearly orthogonal gradients amplifies rounding: absolute tolerance.
-    let cos_tol = if dtype == DType::F32 { 1e-2 } else { 1e-8 };
+    // In f32 it is mostly rounding noise: it averages per-row cosines, and a row of one
+    // element (a bias, a batch-norm weight) contributes the sign of a product, while the
+    // gradients of the conv biases ahead of batch norm are zero but for rounding. Any change
+    // of summation order moves it by hundredths: measured against f64's 0.0329, the CPU's
+    // f32 figure was 0.0327 with im2col, 0.0346 with F(2x2), 0.0577 with the direct kernel on
+    // the 7x7 and 3x3 planes, the emulated device's 0.0372.
+    let cos_tol = if dtype == DType::F32 { 5e-2 } else { 1e-8 };
     assert_close(
         "cosine",
         &[f1g.cosine.unwrap()],

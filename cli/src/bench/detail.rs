@@ -16,8 +16,7 @@ pub struct DetailArgs {
     /// ops: only these ops (comma-separated; default all of them).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
-    /// conv: the kernels to compare (comma-separated: im2col, winograd2, winograd4, pairs, direct;
-    /// direct has no weight gradient, im2col computes it).
+    /// conv: the kernels to compare (comma-separated: im2col, winograd2, winograd4, pairs, direct).
     #[arg(
         long,
         value_delimiter = ',',

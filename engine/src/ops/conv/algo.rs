@@ -86,19 +86,21 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// The shape-based choice (see the module doc): per-pair gemms on planes of at most 4
 /// positions (VGG-16's 2x2 layers); Winograd F(2x2) where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
-/// VGG-16's layers but its first); the direct kernel for the forward pass and the input
-/// gradient on planes at least [`DIRECT_MIN_WIDTH`] wide with at least [`PAIRS_MIN_CHANNELS`]
-/// channels (ConvNet-4's 14x14 layer, 32 -> 64 channels: forward 3.1-3.2 ms against im2col's
-/// 3.9, input gradient 3.2 against 3.7, 2 threads, two runs of `bench conv --config b1`; on
-/// its 7x7 plane the direct kernel ties im2col forward and loses in the input gradient, 3.9
-/// against 3.3-3.6 ms, and on the 3x3 plane it is twice as slow); im2col + gemm elsewhere
-/// (ConvNet-4's other layers, or odd 7x7 and 3x3 planes whose Winograd edge tiles waste 30-80%
-/// of the work; measured there, F(2x2) was no faster). F(4x4) is never chosen: its f32 error is several
-/// times PyTorch's (see `kernel_tests.rs`), though it is the fastest on VGG-16's large planes.
-/// The weight gradient takes the per-pair gemms up to 9 positions with at least
-/// [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer, 128 -> 256 channels: 3.4 ms
-/// against im2col's 7.6 ms, 2 threads, `bench conv --config b1`); its forward and input
-/// gradient stay on im2col there (3.8 and 3.4 ms, the per-pair gemms 5.0 and 3.9).
+/// VGG-16's layers but its first); the direct kernel ([`super::direct`]) where at least
+/// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH_FORWARD`]
+/// wide (forward) or [`DIRECT_MIN_WIDTH`] wide (input and weight gradients). Measured with
+/// `bench conv --config b1`, 2 threads, two runs, ms direct / im2col: ConvNet-4's 14x14 layer
+/// (32 -> 64) forward 3.1 / 3.9, input gradient 3.2 / 3.7, weight gradient 3.7 / 4.1; its 7x7
+/// layer forward 3.3 / 3.6, input gradient 3.3-3.4 / 3.4, weight gradient 4.4 / 4.0-4.1; its
+/// 3x3 layer forward 2.6 / 3.0, input gradient 2.9 / 2.8-2.9. im2col + gemm elsewhere
+/// (ConvNet-4's first layer, the gradients on its 7x7 and 3x3 planes, where Winograd's edge
+/// tiles would waste 30-80% of the work; measured there, F(2x2) was no faster). F(4x4) is never
+/// chosen: its f32 error is several times PyTorch's (see `kernel_tests.rs`), though it is the
+/// fastest on VGG-16's large planes. The weight gradient takes the per-pair gemms up to 9
+/// positions with at least [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer, 128 ->
+/// 256 channels: 3.4 ms against im2col's 7.6 ms and the direct kernel's 4.1, 2 threads,
+/// `bench conv --config b1`); the per-pair gemms' forward and input gradient there took 5.0
+/// and 3.9 ms.
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
@@ -117,20 +119,26 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
             return Algo::Winograd(Tile::F2);
         }
     }
-    // The plane the direct kernel writes: the output, or the input for the input gradient.
-    let width = match dir {
-        Dir::Transpose => g.input[1],
-        _ => g.output[1],
+    // The plane the direct kernel computes on: the output, or the input for the input gradient.
+    let (width, min_width) = match dir {
+        Dir::Forward => (g.output[1], DIRECT_MIN_WIDTH_FORWARD),
+        Dir::Transpose => (g.input[1], DIRECT_MIN_WIDTH),
+        Dir::Weight => (g.output[1], DIRECT_MIN_WIDTH),
     };
-    if dir != Dir::Weight && width >= DIRECT_MIN_WIDTH && direct::applies(g) {
+    if width >= min_width && direct::applies(g) {
         return Algo::Direct;
     }
     Algo::Im2col
 }
 
-/// The narrowest plane the direct kernel is chosen for: it computes `p` dropped columns per row
-/// of `W` (7% of the work at 14 wide with padding 1, 13% at 7 wide).
+/// The narrowest plane the direct kernel's input and weight gradients are chosen for: on
+/// ConvNet-4's 7x7 plane they tie im2col or lose (`p` dropped columns per row of `W`, 13% of
+/// the work at 7 wide; 7% at 14 wide).
 pub const DIRECT_MIN_WIDTH: usize = 12;
+/// The narrowest plane the direct kernel's forward pass is chosen for (ConvNet-4's 3x3 plane:
+/// 2.6 ms against im2col's 3.0).
+pub const DIRECT_MIN_WIDTH_FORWARD: usize = 3;
+
 /// The fewest input and output channels for the per-pair gemms.
 pub const PAIRS_MIN_CHANNELS: usize = 16;
 /// The fewest input and output channels for the Winograd kernel.
@@ -158,7 +166,6 @@ pub(crate) fn compute<T: Scratch>(
         (Algo::Pairs, Dir::Weight) => pairs::conv2d_weight(a, b, n, c, k, g),
         (Algo::Direct, Dir::Forward) => direct::conv2d(a, b, bias, n, c, k, g),
         (Algo::Direct, Dir::Transpose) => direct::conv_transpose2d(a, b, bias, n, c, k, g),
-        // The direct kernel has no weight gradient: im2col computes it.
-        (Algo::Direct, Dir::Weight) => return None,
+        (Algo::Direct, Dir::Weight) => direct::conv2d_weight(a, b, n, c, k, g),
     })
 }

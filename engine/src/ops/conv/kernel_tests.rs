@@ -126,7 +126,6 @@ enum Kernel {
     Im2col,
     Winograd(Tile),
     Pairs,
-    /// Direct loops for the forward pass and the input gradient (im2col's weight gradient).
     Direct,
 }
 
@@ -167,7 +166,7 @@ impl Kernel {
             Kernel::Direct => [
                 direct::conv2d(x, w, Some(b), n, c, k, &g),
                 direct::conv_transpose2d(gy, w, None, n, c, k, &g),
-                cpu_kernel::conv2d_weight(x, gy, n, c, k, &g),
+                direct::conv2d_weight(x, gy, n, c, k, &g),
             ],
         }
     }
@@ -387,23 +386,24 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
         mode: Mode::Fast,
         ..GradcheckOptions::default()
     };
-    // On 3x3 planes with 64 channels or more only the weight gradient takes the per-pair gemms.
-    let g3 = geom(3, 3, 1);
-    assert_eq!(select(Dir::Weight, 2, 128, 256, &g3), Algo::Pairs);
-    assert_eq!(select(Dir::Forward, 2, 128, 256, &g3), Algo::Im2col);
-    assert_eq!(select(Dir::Transpose, 2, 128, 256, &g3), Algo::Im2col);
-    assert_eq!(select(Dir::Weight, 2, 32, 32, &g3), Algo::Im2col);
+    // The direct kernel runs only on CPUs with AVX-512; elsewhere im2col takes its place.
     let direct = if super::direct::applies(&geom(12, 12, 1)) {
         Algo::Direct
     } else {
         Algo::Im2col
     };
+    // On 3x3 planes with 64 channels or more the weight gradient takes the per-pair gemms, the
+    // forward pass the direct kernel, the input gradient im2col.
+    let g3 = geom(3, 3, 1);
+    assert_eq!(select(Dir::Weight, 2, 128, 256, &g3), Algo::Pairs);
+    assert_eq!(select(Dir::Forward, 2, 128, 256, &g3), direct);
+    assert_eq!(select(Dir::Transpose, 2, 128, 256, &g3), Algo::Im2col);
+    assert_eq!(select(Dir::Weight, 2, 32, 32, &g3), Algo::Im2col);
     for (h, ch, algos) in [
         (6, 64, [Algo::Winograd(Tile::F2); 3]),
         (2, 16, [Algo::Pairs; 3]),
         (5, 8, [Algo::Im2col; 3]),
-        // The direct kernel has no weight gradient (and runs only on CPUs with AVX-512).
-        (12, 16, [direct, direct, Algo::Im2col]),
+        (12, 16, [direct; 3]),
     ] {
         let g = geom(h, h, 1);
         for (dir, algo) in [Dir::Forward, Dir::Transpose, Dir::Weight]

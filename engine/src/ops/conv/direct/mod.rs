@@ -1,7 +1,6 @@
 //! Direct convolutions for stride-1 convolutions on small planes (ConvNet-4's 14x14 maps with
 //! 32-64 channels), where im2col + gemm spends about as long copying columns and packing them
-//! as multiplying: forward and input gradient (the weight gradient stays on im2col or the
-//! per-pair gemms).
+//! as multiplying: forward and input gradient here, the weight gradient in [`weight`].
 //!
 //! Each input plane is copied, zero-padded, into rows `Wp = W + pw` apart, one run of `pw`
 //! zeros between rows serving as the right padding of one row and the left padding of the
@@ -18,18 +17,17 @@
 //! The order of every sum is fixed by the shapes, whatever the thread count; samples run in
 //! parallel.
 
+mod plan;
+mod weight;
+pub use weight::conv2d_weight;
+
 use super::ConvGeom;
 use crate::backend::cpu::recycle;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::Float;
+use plan::{has_avx512, Plan, G, KB, L};
 use rayon::prelude::*;
 
-/// Output channels per vector.
-const L: usize = 16;
-/// Vectors of output channels per block.
-const KB: usize = 2;
-/// Output channels per block.
-const G: usize = L * KB;
 /// Input channels per partial sum: each output sums `SUM_CHANNELS * taps` products in
 /// registers, then the partial sums in order (one long chain over 256 channels rounded to 2-3
 /// times PyTorch's f32 error; blocked like a gemm's depth it stays within it).
@@ -49,71 +47,27 @@ pub fn applies(g: &ConvGeom) -> bool {
         && has_avx512()
 }
 
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// One direct convolution: `cin` planes of `src` (`[h, w]` each) to `cout` planes of `dst`
-/// (`[ho, wo]`), kernel `[kh, kw]`, padding `pad`.
-#[derive(Clone, Copy)]
-struct Plan {
-    cin: usize,
-    cout: usize,
-    src: [usize; 2],
-    dst: [usize; 2],
-    kernel: [usize; 2],
-    pad: [usize; 2],
-}
-
-impl Plan {
-    /// Row stride of the padded planes: the padding between two rows is shared.
-    fn wp(&self) -> usize {
-        self.src[1] + self.pad[1]
-    }
-
-    /// Flat offsets of the taps in a padded plane, row-major.
-    fn taps(&self) -> Vec<usize> {
-        let wp = self.wp();
-        (0..self.kernel[0])
-            .flat_map(|i| (0..self.kernel[1]).map(move |j| i * wp + j))
-            .collect()
-    }
-
-    /// Elements of one padded plane, with room for the last block of `xb` positions to read
-    /// past the last output.
-    fn padded_plane(&self, xb: usize) -> usize {
-        let wp = self.wp();
-        let span = (self.dst[0] - 1) * wp + self.dst[1];
-        let last_tap = (self.kernel[0] - 1) * wp + self.kernel[1] - 1;
-        ((self.src[0] + 2 * self.pad[0]) * wp).max(span.div_ceil(xb) * xb + last_tap)
-    }
-
-    fn groups(&self) -> usize {
-        self.cout.div_ceil(G)
-    }
-}
-
 /// Weights packed as `[group][cin][tap][G]` (output channels beyond `cout` zero), from
-/// `weight(co, ci, tap)`.
-fn pack<T: Float>(p: &Plan, weight: impl Fn(usize, usize, usize) -> T) -> Vec<T> {
+/// `weight(co, ci, tap)`; a scratch buffer (given back by [`run`]), groups packed in parallel.
+fn pack<T: Scratch>(p: &Plan, weight: impl Fn(usize, usize, usize) -> T + Sync) -> Vec<T> {
     let taps = p.kernel[0] * p.kernel[1];
-    let mut out = vec![T::zero(); p.groups() * p.cin * taps * G];
-    for (i, v) in out.iter_mut().enumerate() {
-        let l = i % G;
-        let t = i / G % taps;
-        let ci = i / (G * taps) % p.cin;
-        let co = i / (G * taps * p.cin) * G + l;
-        if co < p.cout {
-            *v = weight(co, ci, t);
-        }
-    }
+    let mut out = take::<T>(p.groups() * p.cin * taps * G);
+    out.par_chunks_mut(p.cin * taps * G)
+        .enumerate()
+        .for_each(|(gi, group)| {
+            for (ci, per_ci) in group.chunks_exact_mut(taps * G).enumerate() {
+                for (t, lanes) in per_ci.chunks_exact_mut(G).enumerate() {
+                    for (l, v) in lanes.iter_mut().enumerate() {
+                        let co = gi * G + l;
+                        *v = if co < p.cout {
+                            weight(co, ci, t)
+                        } else {
+                            T::zero()
+                        };
+                    }
+                }
+            }
+        });
     out
 }
 
@@ -128,17 +82,10 @@ pub fn conv2d<T: Scratch>(
     k: usize,
     g: &ConvGeom,
 ) -> Vec<T> {
-    let p = Plan {
-        cin: c,
-        cout: k,
-        src: g.input,
-        dst: g.output,
-        kernel: g.kernel,
-        pad: g.padding,
-    };
+    let p = Plan::forward(g, c, k);
     let taps = g.taps();
     let packed = pack(&p, |co, ci, t| w[(co * c + ci) * taps + t]);
-    run(&p, x, &packed, bias, n)
+    run(&p, x, packed, bias, n)
 }
 
 /// Transposed convolution (the adjoint of [`conv2d`] in its input): `z` `[n, k, Ho, Wo]`,
@@ -166,33 +113,47 @@ pub fn conv_transpose2d<T: Scratch>(
         let (a, b) = (t / kw, t % kw);
         w[((ci * c + co) * kh + kh - 1 - a) * kw + kw - 1 - b]
     });
-    run(&p, z, &packed, bias, n)
+    run(&p, z, packed, bias, n)
 }
 
 /// `n` samples of `src` (`[n, cin, src]`) through the plan with packed weights, plus `bias`
 /// per output channel.
-fn run<T: Scratch>(p: &Plan, src: &[T], packed: &[T], bias: Option<&[T]>, n: usize) -> Vec<T> {
+fn run<T: Scratch>(p: &Plan, src: &[T], packed: Vec<T>, bias: Option<&[T]>, n: usize) -> Vec<T> {
     let (src_plane, dst_plane) = (p.src[0] * p.src[1], p.dst[0] * p.dst[1]);
     // Every element is written by the blocks.
     let mut out = recycle::output::<T>(n * p.cout * dst_plane);
     if out.is_empty() {
+        give(packed);
         return out;
     }
-    let sample = |(xs, os): (&[T], &mut [T])| {
-        if std::mem::size_of::<T>() == 4 {
-            sample_blocks::<T, 14>(p, xs, packed, bias, os)
+    let span = p.span();
+    // Several samples per task on small planes, so that each chunk of weights is read once for
+    // all of them; tasks enough to share among the threads. Neither changes any sum's order.
+    let tasks_wanted = 8 * rayon::current_num_threads();
+    let nb = (TASK_POSITIONS / span).clamp(1, n.div_ceil(tasks_wanted).max(1));
+    let task = |(xs, os): (&[T], &mut [T])| {
+        if std::mem::size_of::<T>() != 4 {
+            task_blocks::<T, 6>(p, xs, &packed, bias, os)
+        } else if span <= 11 {
+            task_blocks::<T, 11>(p, xs, &packed, bias, os)
         } else {
-            sample_blocks::<T, 6>(p, xs, packed, bias, os)
+            task_blocks::<T, 14>(p, xs, &packed, bias, os)
         }
     };
-    src.par_chunks(p.cin * src_plane)
-        .zip(out.par_chunks_mut(p.cout * dst_plane))
-        .for_each(sample);
+    src.par_chunks(nb * p.cin * src_plane)
+        .zip(out.par_chunks_mut(nb * p.cout * dst_plane))
+        .for_each(task);
+    give(packed);
     out
 }
 
-/// One sample: pads its planes, then every block of `G` output channels by `XB` positions.
-fn sample_blocks<T: Scratch, const XB: usize>(
+/// Output positions per task that make the weights' reads cheap next to the products.
+const TASK_POSITIONS: usize = 256;
+
+/// The samples of one task: pads their planes, then for each block of `G` output channels and
+/// each chunk of [`SUM_CHANNELS`] input channels (the weights they share), every sample's
+/// blocks of `XB` positions.
+fn task_blocks<T: Scratch, const XB: usize>(
     p: &Plan,
     xs: &[T],
     packed: &[T],
@@ -201,60 +162,58 @@ fn sample_blocks<T: Scratch, const XB: usize>(
 ) {
     let [h, w] = p.src;
     let [ho, wo] = p.dst;
-    let wp = p.wp();
-    let pp = p.padded_plane(XB);
-    let taps = p.taps();
-    let mut xp = take::<T>(p.cin * pp);
-    xp.fill(T::zero());
-    for ci in 0..p.cin {
-        for y in 0..h {
-            let d = ci * pp + (y + p.pad[0]) * wp + p.pad[1];
-            xp[d..d + w].copy_from_slice(&xs[(ci * h + y) * w..(ci * h + y + 1) * w]);
-        }
-    }
+    let (wp, pp, taps) = (p.wp(), p.padded_plane(XB), p.taps());
+    let (plane, nb) = (ho * wo, xs.len() / (p.cin * h * w));
+    let xp = p.pad_planes(xs, pp);
     // Outputs at flat positions of the padded grid, the first to the last output; the grid's
-    // extra columns are computed and dropped.
-    let span = (ho - 1) * wp + wo;
+    // extra columns are computed and dropped. A group's sums, `[sample][o][G]`, before they
+    // go to the channel planes.
+    let span = p.span();
+    let stride = span.div_ceil(XB) * XB * G;
     let wsize = p.cin * taps.len() * G;
-    let plane = ho * wo;
-    // A group's sums, position-major (`[o][G]`), before they go to the channel planes.
-    let mut sums = take::<T>(span.div_ceil(XB) * XB * G);
+    let mut sums = take::<T>(nb * stride);
     for gi in 0..p.groups() {
         let wg = &packed[gi * wsize..(gi + 1) * wsize];
         for ci0 in (0..p.cin).step_by(SUM_CHANNELS) {
             let cis = ci0..(ci0 + SUM_CHANNELS).min(p.cin);
-            for o0 in (0..span).step_by(XB) {
-                // SAFETY: the padded planes hold `o0 + XB - 1 + last tap` elements each
-                // (padded_plane), and `wg` holds `cin * taps * G`.
-                let at = Window {
-                    pp,
-                    cis: cis.clone(),
-                    taps: &taps,
-                    o0,
-                };
-                let acc = unsafe { block::<T, XB>(&xp, wg, &at) };
-                for (j, at) in sums[o0 * G..(o0 + XB) * G].chunks_exact_mut(G).enumerate() {
-                    for (b, lanes) in at.chunks_exact_mut(L).enumerate() {
-                        if ci0 == 0 {
-                            lanes.copy_from_slice(&acc[b][j]);
-                        } else {
-                            lanes
-                                .iter_mut()
-                                .zip(&acc[b][j])
-                                .for_each(|(s, &a)| *s = *s + a);
+            for si in 0..nb {
+                let xs = &xp[si * p.cin * pp..(si + 1) * p.cin * pp];
+                let sums = &mut sums[si * stride..(si + 1) * stride];
+                for o0 in (0..span).step_by(XB) {
+                    let at = Window {
+                        pp,
+                        cis: cis.clone(),
+                        taps: &taps,
+                        o0,
+                    };
+                    // SAFETY: the padded planes hold `o0 + XB - 1 + last tap` elements each
+                    // (padded_plane), and `wg` holds `cin * taps * G`.
+                    let acc = unsafe { block::<T, XB>(xs, wg, &at) };
+                    let at = &mut sums[o0 * G..(o0 + XB) * G];
+                    for (j, at) in at.chunks_exact_mut(G).enumerate() {
+                        for (b, lanes) in at.chunks_exact_mut(L).enumerate() {
+                            if ci0 == 0 {
+                                lanes.copy_from_slice(&acc[b][j]);
+                            } else {
+                                let add = lanes.iter_mut().zip(&acc[b][j]);
+                                add.for_each(|(s, &a)| *s = *s + a);
+                            }
                         }
                     }
                 }
             }
         }
         let c0 = gi * G;
-        for l in 0..G.min(p.cout - c0) {
-            let bl = bias.map_or(T::zero(), |b| b[c0 + l]);
-            let dst = &mut os[(c0 + l) * plane..(c0 + l + 1) * plane];
-            for (y, row) in dst.chunks_exact_mut(wo).enumerate() {
-                let src = sums[y * wp * G + l..].iter().step_by(G);
-                for (d, &v) in row.iter_mut().zip(src) {
-                    *d = v + bl;
+        for (si, os) in os.chunks_exact_mut(p.cout * plane).enumerate() {
+            let sums = &sums[si * stride..(si + 1) * stride];
+            for l in 0..G.min(p.cout - c0) {
+                let bl = bias.map_or(T::zero(), |b| b[c0 + l]);
+                let dst = &mut os[(c0 + l) * plane..(c0 + l + 1) * plane];
+                for (y, row) in dst.chunks_exact_mut(wo).enumerate() {
+                    let src = sums[y * wp * G + l..].iter().step_by(G);
+                    for (d, &v) in row.iter_mut().zip(src) {
+                        *d = v + bl;
+                    }
                 }
             }
         }
