@@ -332,7 +332,8 @@ pub(super) fn conv_transpose2d<T: Scratch>(
 ) -> Vec<T> {
     let (hw, plane) = (g.in_plane(), g.out_plane());
     let r = c * g.taps();
-    let mut out = vec![T::zero(); n * c * hw];
+    // Every element is written: col2im zeroes each chunk's planes before adding into them.
+    let mut out = recycle::output::<T>(n * c * hw);
     if out.is_empty() {
         return out;
     }
@@ -460,7 +461,8 @@ pub(super) fn conv2d_weight<T: Scratch>(
     } else {
         vec![group(0)]
     };
-    let mut dw = vec![T::zero(); k * r];
+    // Every element is written by the first partial.
+    let mut dw = recycle::output::<T>(k * r);
     for (i, part) in partials.into_iter().enumerate() {
         if i == 0 {
             dw.copy_from_slice(&part);
