@@ -97,15 +97,17 @@ fn partial<T: Scratch>(p: &Plan, xs: &[T], gys: &[T], gi: usize) -> Vec<T> {
     }
     let taps = p.taps();
     let mut out = take::<T>(p.cin * nt * G);
-    for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
-        let runs = (0..nb).flat_map(|s| (0..span).step_by(SUM_POSITIONS).map(move |o| (s, o)));
-        for (r, (si, o0)) in runs.enumerate() {
-            let src = Source {
-                xp: &xp[(si * p.cin + ci) * pp..(si * p.cin + ci + 1) * pp],
-                gt: &gt[si * span * G..(si + 1) * span * G],
-                positions: o0..(o0 + SUM_POSITIONS).min(span),
-            };
-            sum_taps(&src, &taps, wp, p.kernel, out, r > 0);
+    // Sample by sample, so that its output gradient stays in the L1 cache for every channel.
+    for si in 0..nb {
+        for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
+            for o0 in (0..span).step_by(SUM_POSITIONS) {
+                let src = Source {
+                    xp: &xp[(si * p.cin + ci) * pp..(si * p.cin + ci + 1) * pp],
+                    gt: &gt[si * span * G..(si + 1) * span * G],
+                    positions: o0..(o0 + SUM_POSITIONS).min(span),
+                };
+                sum_taps(&src, &taps, wp, p.kernel, out, si > 0 || o0 > 0);
+            }
         }
     }
     give(gt);
