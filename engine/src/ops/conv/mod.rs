@@ -11,7 +11,6 @@ mod geom;
 #[cfg(test)]
 mod kernel_tests;
 mod pairs;
-mod simd;
 #[cfg(test)]
 mod tests;
 mod winograd;

@@ -2,7 +2,6 @@
 //! chunk's tiles (inputs, output gradients), the inverse transform into the output, the filter
 //! transforms, and the SIMD dispatch the transforms run under.
 
-use super::super::simd::simd;
 use super::transforms::*;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::Float;
@@ -97,6 +96,37 @@ impl<T> SharedOut<T> {
             }
         }
     }
+}
+
+/// Runs `f` compiled for the widest vector unit of the CPU (AVX-512, else AVX2 + FMA, else
+/// the build's baseline): the transforms are written for 16 lanes and inlined into `f`.
+#[inline(always)]
+pub(super) fn simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { with_avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { with_avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(super) unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// Where the tiles of a chunk are: image and the top-left output position `(ty m, tx m)` of
