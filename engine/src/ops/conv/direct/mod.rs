@@ -160,10 +160,9 @@ fn task_blocks<T: Scratch, const XB: usize>(
     bias: Option<&[T]>,
     os: &mut [T],
 ) {
-    let [h, w] = p.src;
     let [ho, wo] = p.dst;
     let (wp, pp, taps) = (p.wp(), p.padded_plane(XB), p.taps());
-    let (plane, nb) = (ho * wo, xs.len() / (p.cin * h * w));
+    let (plane, nb) = (ho * wo, xs.len() / (p.cin * p.src[0] * p.src[1]));
     let xp = p.pad_planes(xs, pp);
     // Outputs at flat positions of the padded grid, the first to the last output; the grid's
     // extra columns are computed and dropped. A group's sums, `[sample][o][G]`, before they

@@ -97,6 +97,8 @@ fn partial<T: Scratch>(p: &Plan, xs: &[T], gys: &[T], gi: usize) -> Vec<T> {
     }
     let taps = p.taps();
     let mut out = take::<T>(p.cin * nt * G);
+    // The portable loops' sums of one run, before they are added to `out`.
+    let mut run_sums = vec![T::zero(); nt * G];
     // Sample by sample, so that its output gradient stays in the L1 cache for every channel.
     for si in 0..nb {
         for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
@@ -106,7 +108,8 @@ fn partial<T: Scratch>(p: &Plan, xs: &[T], gys: &[T], gi: usize) -> Vec<T> {
                     gt: &gt[si * span * G..(si + 1) * span * G],
                     positions: o0..(o0 + SUM_POSITIONS).min(span),
                 };
-                sum_taps(&src, &taps, wp, p.kernel, out, si > 0 || o0 > 0);
+                let add = si > 0 || o0 > 0;
+                sum_taps(&src, &taps, wp, p.kernel, (out, add), &mut run_sums);
             }
         }
     }
@@ -124,14 +127,15 @@ struct Source<'a, T> {
 }
 
 /// `out[t][l] (+)= sum_(o in positions) gt[o][l] xp[o + taps[t]]` (added when `add`):
-/// AVX-512 registers for f32 and a 3x3 kernel where the CPU has them, portable loops elsewhere.
+/// AVX-512 registers for f32 and a 3x3 kernel where the CPU has them, portable loops elsewhere
+/// (which sum a run in `run_sums`, `taps.len() * G` elements, first).
 fn sum_taps<T: Float>(
     src: &Source<T>,
     taps: &[usize],
     wp: usize,
     kernel: [usize; 2],
-    out: &mut [T],
-    add: bool,
+    (out, add): (&mut [T], bool),
+    run_sums: &mut [T],
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
@@ -150,15 +154,20 @@ fn sum_taps<T: Float>(
         unsafe { taps3x3_avx512(&src32, wp, out.as_mut_ptr() as *mut f32, add) };
         return;
     }
-    taps_portable(src, taps, out, add);
+    taps_portable(src, taps, (out, add), run_sums);
 }
 
 /// [`sum_taps`] in portable loops (f64, kernels other than 3x3, CPUs without AVX-512).
-fn taps_portable<T: Float>(src: &Source<T>, taps: &[usize], out: &mut [T], add: bool) {
+fn taps_portable<T: Float>(
+    src: &Source<T>,
+    taps: &[usize],
+    (out, add): (&mut [T], bool),
+    acc: &mut [T],
+) {
     if !add {
         out.fill(T::zero());
     }
-    let mut acc = vec![T::zero(); out.len()];
+    acc.fill(T::zero());
     for o in src.positions.clone() {
         let gv = &src.gt[o * G..(o + 1) * G];
         for (t, &off) in taps.iter().enumerate() {
@@ -167,7 +176,9 @@ fn taps_portable<T: Float>(src: &Source<T>, taps: &[usize], out: &mut [T], add: 
             a.iter_mut().zip(gv).for_each(|(a, &g)| *a = *a + v * g);
         }
     }
-    out.iter_mut().zip(&acc).for_each(|(o, &a)| *o = *o + a);
+    out.iter_mut()
+        .zip(acc.iter())
+        .for_each(|(o, &a)| *o = *o + a);
 }
 
 /// [`taps_portable`] for a 3x3 kernel in AVX-512 registers: 18 accumulators (9 taps by two
