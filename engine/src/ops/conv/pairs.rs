@@ -1,15 +1,17 @@
 //! Convolutions on tiny planes (VGG-16's 2x2 maps) as plain gemms straight from the NCHW
-//! buffers, without im2col and without multiplying padding zeros: one gemm per (input
-//! position, output position) pair that a kernel tap connects, over the batch and the channels.
-//! A 2x2 plane with padding 1 has 16 such pairs against im2col's 36 taps (9 per output, most of
-//! them reading padding). Nothing is copied and no scratch is allocated: the gemms read the
-//! operands through their strides. Each destination is summed over its pairs in a fixed order,
-//! and gemm splits its output over threads (never its sums), so the bits do not depend on the
-//! thread count.
+//! buffers, without im2col and without multiplying padding zeros: a 2x2 plane with padding 1
+//! has 16 (input position, output position) pairs that a kernel tap connects, against
+//! im2col's 36 taps (9 per output, most of them reading padding). The forward pass and the
+//! input gradient gather the pairs' taps into one kernel matrix and run one gemm
+//! ([`gathered`]); the weight gradient runs one gemm per pair, over the batch and the
+//! channels, each summed into its tap. The gemms read the activations through their strides
+//! (nothing copied); each destination is summed in a fixed order, and gemm splits its output
+//! over threads (never its sums), so the bits do not depend on the thread count.
 
 use super::ConvGeom;
 use crate::Float;
 use gemm::Parallelism;
+use rayon::prelude::*;
 
 /// The pairs `(input position, output position, tap)` of `g`, positions flattened row-major;
 /// output-major, then input-major (the summation order).
@@ -81,8 +83,41 @@ unsafe fn gemm_strided<T: Float>(
     );
 }
 
+/// The kernel as one matrix over all pairs: `[(k, o), (c, i)]` (`k po` rows of `c pi`), entry
+/// `w[k, c, tap(i, o)]` where a tap connects input position `i` to output position `o`, else
+/// zero. With it the convolution and its transpose are each one gemm straight from the NCHW
+/// buffers (`[n, c pi]` and `[n, k po]` row-major), instead of a gemm per pair that packs its
+/// tap's `[k, c]` slice of the kernel again (VGG-16's 2x2 layers, 512 -> 512 channels, 2
+/// threads: forward 16 -> 6 ms, input gradient 14 -> 6 ms).
+fn gathered<T: Float>(w: &[T], c: usize, k: usize, g: &ConvGeom) -> Vec<T> {
+    let (pi, po) = (g.input[0] * g.input[1], g.output[0] * g.output[1]);
+    let taps = g.kernel[0] * g.kernel[1];
+    // tap_of[o * pi + i]: the tap from input i to output o.
+    let mut tap_of = vec![None; po * pi];
+    for (i, o, t) in pairs(g) {
+        tap_of[o * pi + i] = Some(t);
+    }
+    let mut big = vec![T::zero(); k * po * c * pi];
+    big.par_chunks_mut(po * c * pi)
+        .enumerate()
+        .for_each(|(kk, rows)| {
+            let wk = &w[kk * c * taps..(kk + 1) * c * taps];
+            for (o, row) in rows.chunks_exact_mut(c * pi).enumerate() {
+                for (i, t) in tap_of[o * pi..(o + 1) * pi].iter().enumerate() {
+                    if let Some(t) = *t {
+                        for (ci, x) in row.iter_mut().skip(i).step_by(pi).enumerate() {
+                            *x = wk[ci * taps + t];
+                        }
+                    }
+                }
+            }
+        });
+    big
+}
+
 /// Convolution: `x` `[n, c, H, W]`, `w` `[k, c, kh, kw]`, optional `bias` `[k]` ->
-/// `[n, k, Ho, Wo]`: `out[:, :, o] = sum_i x[:, :, i] @ w[:, :, tap(i, o)]^T`.
+/// `[n, k, Ho, Wo]`: `out[n, (k, o)] = sum_(c, i) x[n, (c, i)] big[(k, o), (c, i)]`, one gemm
+/// (see [`gathered`]).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d<T: Float>(
     x: &[T],
@@ -94,26 +129,22 @@ pub fn conv2d<T: Float>(
     g: &ConvGeom,
 ) -> Vec<T> {
     let (pi, po) = (g.input[0] * g.input[1], g.output[0] * g.output[1]);
-    let taps = g.kernel[0] * g.kernel[1];
     let mut out = vec![T::zero(); n * k * po];
     if out.is_empty() || c == 0 {
         add_bias(&mut out, bias, k, po);
         return out;
     }
-    let mut first = vec![true; po];
-    for (i, o, t) in pairs(g) {
-        // SAFETY: out[:, :, o] is [n, k] at strides (k po, po); x[:, :, i] is [n, c] at
-        // (c pi, pi); w[:, :, t]^T is [c, k] at (taps, c taps): all within the buffers.
-        unsafe {
-            gemm_strided(
-                [n, k, c],
-                (out.as_mut_ptr().add(o), k * po, po),
-                (x.as_ptr().add(i), c * pi, pi),
-                (w.as_ptr().add(t), taps, c * taps),
-                !first[o],
-            );
-        }
-        first[o] = false;
+    let big = gathered(w, c, k, g);
+    // out^T = big @ x^T. SAFETY: out^T is [k po, n] at (1, k po); big is [k po, c pi] at
+    // (c pi, 1); x^T is [c pi, n] at (1, c pi): all within the buffers.
+    unsafe {
+        gemm_strided(
+            [k * po, n, c * pi],
+            (out.as_mut_ptr(), 1, k * po),
+            (big.as_ptr(), c * pi, 1),
+            (x.as_ptr(), 1, c * pi),
+            false,
+        );
     }
     add_bias(&mut out, bias, k, po);
     out
@@ -121,7 +152,8 @@ pub fn conv2d<T: Float>(
 
 /// Transposed convolution (the input gradient of [`conv2d`]): `z` `[n, k, Ho, Wo]`, `w`
 /// `[k, c, kh, kw]`, optional `bias` `[c]` -> `[n, c, H, W]`:
-/// `out[:, :, i] = sum_o z[:, :, o] @ w[:, :, tap(i, o)]`.
+/// `out[n, (c, i)] = sum_(k, o) z[n, (k, o)] big[(k, o), (c, i)]`, one gemm (see
+/// [`gathered`]).
 #[allow(clippy::too_many_arguments)]
 pub fn conv_transpose2d<T: Float>(
     z: &[T],
@@ -133,28 +165,22 @@ pub fn conv_transpose2d<T: Float>(
     g: &ConvGeom,
 ) -> Vec<T> {
     let (pi, po) = (g.input[0] * g.input[1], g.output[0] * g.output[1]);
-    let taps = g.kernel[0] * g.kernel[1];
     let mut out = vec![T::zero(); n * c * pi];
     if out.is_empty() || k == 0 {
         add_bias(&mut out, bias, c, pi);
         return out;
     }
-    let mut ps = pairs(g);
-    ps.sort_by_key(|&(i, o, _)| (i, o));
-    let mut first = vec![true; pi];
-    for (i, o, t) in ps {
-        // SAFETY: out[:, :, i] is [n, c] at (c pi, pi); z[:, :, o] is [n, k] at (k po, po);
-        // w[:, :, t] is [k, c] at (c taps, taps).
-        unsafe {
-            gemm_strided(
-                [n, c, k],
-                (out.as_mut_ptr().add(i), c * pi, pi),
-                (z.as_ptr().add(o), k * po, po),
-                (w.as_ptr().add(t), c * taps, taps),
-                !first[i],
-            );
-        }
-        first[i] = false;
+    let big = gathered(w, c, k, g);
+    // SAFETY: out is [n, c pi] at (c pi, 1); z is [n, k po] at (k po, 1); big is [k po, c pi]
+    // at (c pi, 1).
+    unsafe {
+        gemm_strided(
+            [n, c * pi, k * po],
+            (out.as_mut_ptr(), c * pi, 1),
+            (z.as_ptr(), k * po, 1),
+            (big.as_ptr(), c * pi, 1),
+            false,
+        );
     }
     add_bias(&mut out, bias, c, pi);
     out
