@@ -50,7 +50,8 @@ impl Algo {
     /// True when this kernel can compute the convolution `g`.
     pub fn applies(self, g: &ConvGeom) -> bool {
         match self {
-            Algo::Im2col | Algo::Pairs => true,
+            Algo::Im2col => true,
+            Algo::Pairs => pairs::applies(g),
             Algo::Winograd(_) => winograd::applies(g),
             Algo::Direct => direct::applies(g),
         }

@@ -13,6 +13,17 @@ use crate::Float;
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+/// True when the planes of `g` are small enough for these kernels: at most
+/// [`MAX_POSITION_PAIRS`] (input position, output position) pairs, so that the gathered kernel
+/// matrix ([`gathered`], `k c` entries per pair) stays near the size of the kernel itself.
+/// On larger planes it would not (a 32x32 plane: a million pairs, 16 GiB at 64 channels).
+pub fn applies(g: &ConvGeom) -> bool {
+    g.input[0] * g.input[1] * g.output[0] * g.output[1] <= MAX_POSITION_PAIRS
+}
+
+/// See [`applies`]: ConvNet-4's 3x3 planes (81 pairs) and VGG-16's 2x2 ones (16).
+pub const MAX_POSITION_PAIRS: usize = 81;
+
 /// The pairs `(input position, output position, tap)` of `g`, positions flattened row-major;
 /// output-major, then input-major (the summation order).
 pub fn pairs(g: &ConvGeom) -> Vec<(usize, usize, usize)> {
@@ -252,5 +263,21 @@ mod tests {
         assert!(p.contains(&(0, 0, 4)));
         assert!(p.contains(&(3, 0, 8)));
         assert!(p.contains(&(0, 3, 0)));
+    }
+
+    #[test]
+    fn applies_to_planes_of_at_most_81_position_pairs() {
+        let g = |s: usize| ConvGeom {
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+            dilation: [1, 1],
+            input: [s, s],
+            output: [s, s],
+        };
+        assert!(applies(&g(2)));
+        assert!(applies(&g(3)));
+        assert!(!applies(&g(4)));
+        assert!(!applies(&g(32)));
     }
 }
