@@ -6,6 +6,7 @@
 //! at most `PER_LEN` per length and `MAX_BYTES` in all.
 
 use super::buffer::CpuStorage;
+use rayon::prelude::*;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,7 +34,7 @@ fn with_pool<R>(f: impl FnOnce(&mut Pool) -> R) -> R {
 
 /// A buffer of `n` elements for a kernel that writes every one of them: a recycled buffer
 /// (old values) when one of that length is free, else zeros.
-pub fn output<T: Copy + Default + Send + 'static>(n: usize) -> Vec<T> {
+pub fn output<T: Copy + Default + Send + Sync + 'static>(n: usize) -> Vec<T> {
     if n >= MIN_LEN {
         let got = with_pool(|p| {
             let b = p
@@ -47,8 +48,16 @@ pub fn output<T: Copy + Default + Send + 'static>(n: usize) -> Vec<T> {
             return *v;
         }
     }
+    if n >= PARALLEL_FILL_LEN {
+        // Written (and its pages faulted in) by every thread, not by this one alone: a VGG-16
+        // activation is 26 MB, and the pool below cannot keep many of them.
+        return (0..n).into_par_iter().map(|_| T::default()).collect();
+    }
     vec![T::default(); n]
 }
+
+/// Fresh buffers of at least this many elements are filled in parallel.
+const PARALLEL_FILL_LEN: usize = 1 << 20;
 
 /// Keeps a buffer for [`output`] (kernels' large scratch buffers come back this way too).
 pub(crate) fn keep<T: Copy + Send + 'static>(v: Vec<T>) {
@@ -94,5 +103,14 @@ mod tests {
         // Short buffers are never kept.
         let s = output::<f64>(10);
         assert_eq!(s, vec![0.0; 10]);
+    }
+
+    #[test]
+    fn fresh_large_buffers_are_filled_with_defaults_in_parallel() {
+        let n = PARALLEL_FILL_LEN + 3;
+        // A length no other test keeps, so the buffer is fresh.
+        let v = output::<i64>(n);
+        assert_eq!(v.len(), n);
+        assert!(v.iter().all(|&x| x == 0));
     }
 }
