@@ -119,6 +119,34 @@ __device__ __forceinline__ void binary_impl(i64 n, const T* __restrict__ a,
     }
 MAXL_BINARY_OPS(MAXL_BINARY_KERNELS)
 
+// out[i] = a[off0(i)] + alpha * b[off1(i)] (`Tensor::add_scaled`: optimizer and fast-weight
+// updates in one pass); operands 0 and 1 of `L` as for the binary maps.
+template <typename T>
+__device__ __forceinline__ void add_scaled_impl(i64 n, const T* __restrict__ a,
+                                                const T* __restrict__ b, T* __restrict__ out,
+                                                T alpha, const Strided& L) {
+    const i64 step = maxl_grid_stride();
+    if (L.contiguous) {
+        for (i64 i = maxl_global_id(); i < n; i += step) out[i] = a[i] + alpha * b[i];
+    } else {
+        for (i64 i = maxl_global_id(); i < n; i += step) {
+            i64 oa, ob, unused;
+            maxl_offsets3(L, i, oa, ob, unused);
+            out[i] = a[oa] + alpha * b[ob];
+        }
+    }
+}
+
+// Kernels `add_scaled_f32/_f64(i64 n, const T* a, const T* b, T* out, T alpha, Strided L)`.
+extern "C" __global__ void add_scaled_f32(i64 n, const float* a, const float* b, float* out,
+                                          float alpha, Strided L) {
+    add_scaled_impl<float>(n, a, b, out, alpha, L);
+}
+extern "C" __global__ void add_scaled_f64(i64 n, const double* a, const double* b, double* out,
+                                          double alpha, Strided L) {
+    add_scaled_impl<double>(n, a, b, out, alpha, L);
+}
+
 // ---- ternary select ------------------------------------------------------------------------
 
 // out[i] = cond[off0(i)] != 0 ? a[off1(i)] : b[off2(i)] (cond is a 0/1 mask of the same dtype).

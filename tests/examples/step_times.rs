@@ -99,7 +99,7 @@ fn main() -> Res<()> {
         let fast = params
             .iter()
             .zip(&g)
-            .map(|(p, g)| p.sub(&g.mul_scalar(0.01)?))
+            .map(|(p, g)| p.add_scaled(g, -0.01))
             .collect::<maxl_engine::Result<Vec<_>>>()?;
         let fast = st.params.with_tensors(fast)?;
         let (_, fl, _) = single.forward(&fast, &st.buffers, &x, true, false)?;

@@ -11,6 +11,7 @@ pub enum OpKind {
     Sub,
     Mul,
     Div,
+    AddScaled,
     Neg,
     AddScalar,
     MulScalar,

@@ -52,6 +52,15 @@ int test_elementwise() {
                     wmx[(i * 4 + j) * 5 + k] = std::max(a[i * 5 + k], b[j]);
                 }
         c.close("add_f32 broadcast [3,1,5]+[1,4,1]", out, want, 1e-7, 0);
+        std::vector<float> sc(60);
+        std::vector<double> wsc(60);
+        emu_launch(add_scaled_f32, dim3(1), dim3(32), (i64)60, a.data(), b.data(), sc.data(),
+                   -0.75f, L);
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 4; ++j)
+                for (int k = 0; k < 5; ++k)
+                    wsc[(i * 4 + j) * 5 + k] = (double)a[i * 5 + k] - 0.75 * (double)b[j];
+        c.close("add_scaled_f32 broadcast [3,1,5] - 0.75 [1,4,1]", sc, wsc, 1e-6, 0);
         c.close("maximum_f32 broadcast", mx, wmx, 0, 0);
     }
     {

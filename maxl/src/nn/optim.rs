@@ -38,18 +38,19 @@ impl Sgd {
         let _g = no_grad();
         let mut out = Params::new();
         for ((name, p), g) in params.iter().zip(grads) {
+            // One pass per line (`add_scaled`), the bits of the separate scale-then-add ops.
             let mut d = g.detach();
             if self.weight_decay != 0.0 {
-                d = d.add(&p.detach().mul_scalar(self.weight_decay)?)?;
+                d = d.add_scaled(&p.detach(), self.weight_decay)?;
             }
             if self.momentum != 0.0 {
                 d = match self.state.get(name) {
-                    Ok(buf) => buf.mul_scalar(self.momentum)?.add(&d)?,
+                    Ok(buf) => d.add_scaled(buf, self.momentum)?,
                     Err(_) => d,
                 };
                 self.state.insert(name, d.clone());
             }
-            let newp = p.detach().sub(&d.mul_scalar(self.lr)?)?;
+            let newp = p.detach().add_scaled(&d, -self.lr)?;
             out.insert(name, newp.set_requires_grad(true)?);
         }
         Ok(out)

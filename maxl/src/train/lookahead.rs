@@ -53,19 +53,19 @@ impl<'a> VirtualStep<'a> {
             .zip(g)
             .map(|((name, p), g)| {
                 if plain {
-                    return Ok(p.sub(&g.mul_scalar(self.alpha)?)?);
+                    return Ok(p.add_scaled(g, -self.alpha)?);
                 }
                 // The operations of `Sgd::step` in its order: d = g + wd p, v = mu buf + d.
                 let mut v = g.clone();
                 if self.weight_decay != 0.0 {
-                    v = v.add(&p.detach().mul_scalar(self.weight_decay)?)?;
+                    v = v.add_scaled(&p.detach(), self.weight_decay)?;
                 }
                 if self.momentum != 0.0 {
                     if let Some(buf) = self.buffers.and_then(|b| b.get(name).ok()) {
-                        v = buf.detach().mul_scalar(self.momentum)?.add(&v)?;
+                        v = v.add_scaled(&buf.detach(), self.momentum)?;
                     }
                 }
-                Ok(p.sub(&v.mul_scalar(self.alpha)?)?)
+                Ok(p.add_scaled(&v, -self.alpha)?)
             })
             .collect()
     }

@@ -13,6 +13,12 @@ pub(crate) fn gradcheck_cases() -> Vec<OpCase> {
             f: |x| x[0].add(&x[1]),
         },
         OpCase {
+            op: "add_scaled",
+            what: "[3,1,4] + -0.6 [2,4]",
+            inputs: |r| vec![normal(r, &[3, 1, 4]), normal(r, &[2, 4])],
+            f: |x| x[0].add_scaled(&x[1], -0.6),
+        },
+        OpCase {
             op: "sub",
             what: "[2,3] - [3]",
             inputs: |r| vec![normal(r, &[2, 3]), normal(r, &[3])],

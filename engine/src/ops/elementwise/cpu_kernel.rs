@@ -31,6 +31,16 @@ impl<F: Binary> Map2 for BinaryMap<F> {
     }
 }
 
+struct AddScaledMap(f64);
+
+impl Map2 for AddScaledMap {
+    const OP: &'static str = "add_scaled";
+    fn f<T: FloatElem>(&self, a: &[T], la: &Layout, b: &[T], lb: &Layout) -> Result<Vec<T>> {
+        let alpha = T::from_f64(self.0);
+        Ok(binary(a, la, b, lb, move |x: T, y: T| x + alpha * y))
+    }
+}
+
 struct SelectMap;
 
 impl Map3 for SelectMap {
@@ -63,6 +73,10 @@ impl ElementwiseKernel for CpuStorage {
 
     fn binary<F: Binary>(&self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self> {
         BinaryMap::<F>(PhantomData).map(self, la, b, lb)
+    }
+
+    fn add_scaled(&self, la: &Layout, b: &Self, lb: &Layout, alpha: f64) -> Result<Self> {
+        AddScaledMap(alpha).map(self, la, b, lb)
     }
 
     fn select(&self, lc: &Layout, a: &Self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self> {

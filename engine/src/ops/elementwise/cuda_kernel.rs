@@ -1,4 +1,4 @@
-//! Launchers of elementwise.cu: unary maps with scalar parameters, binary maps and `where`
+//! Launchers of elementwise.cu: unary maps with scalar parameters, binary maps, `add_scaled` and `where`
 //! over broadcast views. Outputs are new dense buffers.
 
 use super::{Binary, ElementwiseKernel, Unary};
@@ -27,18 +27,11 @@ impl ElementwiseKernel for CudaStorage {
     }
 
     fn binary<F: Binary>(&self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self> {
-        let n = la.numel();
-        let out = output(self.dev(), n, self.dtype())?;
-        let s = strided(&la.shape, &[la, lb])?;
-        let args = Args::new()
-            .arg(n as i64)
-            .arg(addr(self, la))
-            .arg(addr(b, lb))
-            .arg(out.ptr())
-            .arg(s);
-        let name = kname(F::NAME, self.dtype(), F::NAME)?;
-        launch(self.dev(), &name, grid_for(n), block(), args)?;
-        Ok(out)
+        two_operands(self, la, b, lb, F::NAME, None)
+    }
+
+    fn add_scaled(&self, la: &Layout, b: &Self, lb: &Layout, alpha: f64) -> Result<Self> {
+        two_operands(self, la, b, lb, "add_scaled", Some(alpha))
     }
 
     fn select(&self, lc: &Layout, a: &Self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self> {
@@ -56,4 +49,31 @@ impl ElementwiseKernel for CudaStorage {
         launch(self.dev(), &name, grid_for(n), block(), args)?;
         Ok(out)
     }
+}
+
+/// Launches the two-operand kernel `base` (`(i64 n, const T* a, const T* b, T* out[, T
+/// scalar], Strided L)`) over the broadcast views `la`, `lb`.
+fn two_operands(
+    a: &CudaStorage,
+    la: &Layout,
+    b: &CudaStorage,
+    lb: &Layout,
+    base: &'static str,
+    scalar: Option<f64>,
+) -> Result<CudaStorage> {
+    let n = la.numel();
+    let dtype = a.dtype();
+    let out = output(a.dev(), n, dtype)?;
+    let s = strided(&la.shape, &[la, lb])?;
+    let mut args = Args::new()
+        .arg(n as i64)
+        .arg(addr(a, la))
+        .arg(addr(b, lb))
+        .arg(out.ptr());
+    if let Some(x) = scalar {
+        args = args.float(dtype, x);
+    }
+    let name = kname(base, dtype, base)?;
+    launch(a.dev(), &name, grid_for(n), block(), args.arg(s))?;
+    Ok(out)
 }

@@ -24,6 +24,8 @@ pub(crate) trait ElementwiseKernel: BackendStorage {
     fn unary<F: Unary>(&self, l: &Layout, f: &F) -> Result<Self>;
     /// `F(a, b)` elementwise; `la` and `lb` have the output's shape.
     fn binary<F: Binary>(&self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self>;
+    /// `a + alpha * b` elementwise; `la` and `lb` have the output's shape.
+    fn add_scaled(&self, la: &Layout, b: &Self, lb: &Layout, alpha: f64) -> Result<Self>;
     /// `a` where `self` (a 0/1 mask of the operands' dtype) is non-zero, else `b`; the three
     /// layouts have the output's shape.
     fn select(&self, lc: &Layout, a: &Self, la: &Layout, b: &Self, lb: &Layout) -> Result<Self>;
@@ -349,6 +351,28 @@ impl Op for BinaryOp {
     }
 }
 
+/// `a + alpha * b` ([`Tensor::add_scaled`]).
+struct AddScaled(f64);
+
+impl Op for AddScaled {
+    fn kind(&self) -> OpKind {
+        OpKind::AddScaled
+    }
+
+    fn backward(
+        &self,
+        x: &[Tensor],
+        _y: &Tensor,
+        g: &Tensor,
+        needs: &[bool],
+    ) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![
+            when(needs[0], || g.sum_to(x[0].shape()))?,
+            when(needs[1], || g.mul_scalar(self.0)?.sum_to(x[1].shape()))?,
+        ])
+    }
+}
+
 /// `where(mask, a, b)`; the mask is a constant.
 struct Where {
     mask: Tensor,
@@ -380,6 +404,29 @@ impl Tensor {
     /// `self + other`, broadcasting.
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
         binary_op::<AddF>(self, other, BinaryOp::Add)
+    }
+
+    /// `self + alpha * other`, broadcasting, in one pass (PyTorch's `torch.add(self, other,
+    /// alpha=alpha)`): the update of an optimizer step or of MAXL's fast weights (`p - lr g` is
+    /// `p.add_scaled(&g, -lr)`) without a separate scaled copy of `other`. On the CPU the
+    /// product is rounded before the sum, so it gives the bits of
+    /// `self.add(&other.mul_scalar(alpha))`.
+    pub fn add_scaled(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
+        const NAME: &str = "add_scaled";
+        check_same(NAME, self, other)?;
+        check_float(NAME, self)?;
+        let shape = broadcast_shapes(NAME, self.shape(), other.shape())?;
+        let la = self.layout().broadcast_to(&shape)?;
+        let lb = other.layout().broadcast_to(&shape)?;
+        let data = on_device!(self.storage(), |s| s
+            .add_scaled(&la, other.storage().as_backend()?, &lb, alpha)
+            .map(Storage::from))?;
+        Ok(Tensor::from_op(
+            data,
+            &shape,
+            AddScaled(alpha),
+            &[self, other],
+        ))
     }
 
     /// `self - other`, broadcasting.
