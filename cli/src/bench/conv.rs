@@ -47,9 +47,8 @@ pub fn run(a: &DetailArgs, threads: usize) -> Result<()> {
         .iter()
         .map(|s| {
             Algo::parse(s).ok_or_else(|| {
-                anyhow!(
-                    "--algos: unknown kernel {s:?} (im2col, winograd2, winograd4, pairs, direct)"
-                )
+                let known: Vec<&str> = Algo::ALL.iter().map(|a| a.name()).collect();
+                anyhow!("--algos: unknown kernel {s:?} ({})", known.join(", "))
             })
         })
         .collect::<Result<Vec<_>>>()?;

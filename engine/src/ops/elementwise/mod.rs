@@ -90,13 +90,24 @@ fn bool_to<T: Float>(c: bool) -> T {
     }
 }
 
-/// Runs a binary kernel over the broadcast of `a` and `b`.
-fn map_binary<F: Binary>(a: &Tensor, b: &Tensor) -> Result<(Storage, Vec<usize>)> {
-    check_same(F::NAME, a, b)?;
-    check_float(F::NAME, a)?;
-    let shape = broadcast_shapes(F::NAME, a.shape(), b.shape())?;
+/// The checks of a two-operand kernel `name` and the broadcast of `a` and `b`: the output's
+/// shape and both operands' views of it.
+fn broadcast_pair(
+    name: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+) -> Result<(Vec<usize>, Layout, Layout)> {
+    check_same(name, a, b)?;
+    check_float(name, a)?;
+    let shape = broadcast_shapes(name, a.shape(), b.shape())?;
     let la = a.layout().broadcast_to(&shape)?;
     let lb = b.layout().broadcast_to(&shape)?;
+    Ok((shape, la, lb))
+}
+
+/// Runs a binary kernel over the broadcast of `a` and `b`.
+fn map_binary<F: Binary>(a: &Tensor, b: &Tensor) -> Result<(Storage, Vec<usize>)> {
+    let (shape, la, lb) = broadcast_pair(F::NAME, a, b)?;
     let data = on_device!(a.storage(), |s| s
         .binary::<F>(&la, b.storage().as_backend()?, &lb)
         .map(Storage::from))?;
@@ -412,12 +423,7 @@ impl Tensor {
     /// product is rounded before the sum, so it gives the bits of
     /// `self.add(&other.mul_scalar(alpha))`.
     pub fn add_scaled(&self, other: &Tensor, alpha: f64) -> Result<Tensor> {
-        const NAME: &str = "add_scaled";
-        check_same(NAME, self, other)?;
-        check_float(NAME, self)?;
-        let shape = broadcast_shapes(NAME, self.shape(), other.shape())?;
-        let la = self.layout().broadcast_to(&shape)?;
-        let lb = other.layout().broadcast_to(&shape)?;
+        let (shape, la, lb) = broadcast_pair("add_scaled", self, other)?;
         let data = on_device!(self.storage(), |s| s
             .add_scaled(&la, other.storage().as_backend()?, &lb, alpha)
             .map(Storage::from))?;
