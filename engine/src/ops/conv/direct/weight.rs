@@ -8,7 +8,8 @@
 //!
 //! Samples are summed in groups fixed by the shapes (about [`GROUP_POSITIONS`] positions each,
 //! one partial gradient per group and block of output channels, the partials added in order),
-//! so the bits do not depend on the thread count; the partials run in parallel.
+//! so the bits do not depend on the thread count; the sample groups run in parallel, each
+//! padding its input planes once for all the blocks.
 
 use super::plan::{has_avx512, Plan, G, L};
 use crate::backend::cpu::recycle;
@@ -41,17 +42,15 @@ pub fn conv2d_weight<T: Scratch>(
     let nb = (GROUP_POSITIONS / p.span()).clamp(1, n);
     let groups = n.div_ceil(nb);
     let (xsize, gsize) = (c * p.src[0] * p.src[1], k * p.dst[0] * p.dst[1]);
-    // One partial `[c][tap][G]` per (sample group, block of output channels).
-    let partials: Vec<Vec<T>> = (0..groups * p.groups())
+    // One partial `[c][tap][G]` per (sample group, block of output channels), in that order.
+    let partials: Vec<Vec<T>> = (0..groups)
         .into_par_iter()
-        .map(|i| {
-            let (si, gi) = (i / p.groups(), i % p.groups());
+        .flat_map_iter(|si| {
             let s = si * nb..(si * nb + nb).min(n);
-            partial(
+            group_partials(
                 &p,
                 &x[s.start * xsize..s.end * xsize],
                 &gy[s.start * gsize..s.end * gsize],
-                gi,
             )
         })
         .collect();
@@ -73,49 +72,54 @@ pub fn conv2d_weight<T: Scratch>(
     dw
 }
 
-/// The gradient of output channels `gi G ..` summed over the samples `xs`, `gys`, as
-/// `[c][tap][G]`.
-fn partial<T: Scratch>(p: &Plan, xs: &[T], gys: &[T], gi: usize) -> Vec<T> {
+/// The gradient summed over the samples `xs`, `gys`, one `[c][tap][G]` per block of output
+/// channels; the samples' input planes are padded once for all the blocks.
+fn group_partials<T: Scratch>(p: &Plan, xs: &[T], gys: &[T]) -> Vec<Vec<T>> {
     let [ho, wo] = p.dst;
     let (wp, span, nt) = (p.wp(), p.span(), p.kernel[0] * p.kernel[1]);
     let pp = p.padded_plane(1);
     let xp = p.pad_planes(xs, pp);
     let nb = gys.len() / (p.cout * ho * wo);
-    // The output gradient of the block's channels, `[sample][o][G]`, zero where no output is.
-    let c0 = gi * G;
-    let mut gt = take::<T>(nb * span * G);
-    gt.fill(T::zero());
-    for (si, gy) in gys.chunks_exact(p.cout * ho * wo).enumerate() {
-        let gt = &mut gt[si * span * G..(si + 1) * span * G];
-        for l in 0..G.min(p.cout - c0) {
-            let plane = &gy[(c0 + l) * ho * wo..(c0 + l + 1) * ho * wo];
-            for (y, row) in plane.chunks_exact(wo).enumerate() {
-                let dst = gt[y * wp * G + l..].iter_mut().step_by(G);
-                dst.zip(row).for_each(|(d, &v)| *d = v);
-            }
-        }
-    }
     let taps = p.taps();
-    let mut out = take::<T>(p.cin * nt * G);
-    // The portable loops' sums of one run, before they are added to `out`.
+    // A block's output gradient, `[sample][o][G]`, zero where no output is.
+    let mut gt = take::<T>(nb * span * G);
+    // The portable loops' sums of one run, before they are added to the partial.
     let mut run_sums = vec![T::zero(); nt * G];
-    // Sample by sample, so that its output gradient stays in the L1 cache for every channel.
-    for si in 0..nb {
-        for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
-            for o0 in (0..span).step_by(SUM_POSITIONS) {
-                let src = Source {
-                    xp: &xp[(si * p.cin + ci) * pp..(si * p.cin + ci + 1) * pp],
-                    gt: &gt[si * span * G..(si + 1) * span * G],
-                    positions: o0..(o0 + SUM_POSITIONS).min(span),
-                };
-                let add = si > 0 || o0 > 0;
-                sum_taps(&src, &taps, wp, p.kernel, (out, add), &mut run_sums);
+    let mut partials = Vec::with_capacity(p.groups());
+    for gi in 0..p.groups() {
+        let c0 = gi * G;
+        gt.fill(T::zero());
+        for (si, gy) in gys.chunks_exact(p.cout * ho * wo).enumerate() {
+            let gt = &mut gt[si * span * G..(si + 1) * span * G];
+            for l in 0..G.min(p.cout - c0) {
+                let plane = &gy[(c0 + l) * ho * wo..(c0 + l + 1) * ho * wo];
+                for (y, row) in plane.chunks_exact(wo).enumerate() {
+                    let dst = gt[y * wp * G + l..].iter_mut().step_by(G);
+                    dst.zip(row).for_each(|(d, &v)| *d = v);
+                }
             }
         }
+        let mut out = take::<T>(p.cin * nt * G);
+        // Sample by sample, so that its output gradient stays in the L1 cache for every
+        // channel.
+        for si in 0..nb {
+            for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
+                for o0 in (0..span).step_by(SUM_POSITIONS) {
+                    let src = Source {
+                        xp: &xp[(si * p.cin + ci) * pp..(si * p.cin + ci + 1) * pp],
+                        gt: &gt[si * span * G..(si + 1) * span * G],
+                        positions: o0..(o0 + SUM_POSITIONS).min(span),
+                    };
+                    let add = si > 0 || o0 > 0;
+                    sum_taps(&src, &taps, wp, p.kernel, (out, add), &mut run_sums);
+                }
+            }
+        }
+        partials.push(out);
     }
     give(gt);
     give(xp);
-    out
+    partials
 }
 
 /// What one run of sums reads: one padded input plane of one sample, that sample's output
