@@ -102,8 +102,9 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// fastest on VGG-16's large planes. The weight gradient takes the per-pair gemms up to 9
 /// positions with at least [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer, 128 ->
 /// 256 channels: 3.4 ms against im2col's 7.6 ms and the direct kernel's 4.1, 2 threads,
-/// `bench conv --config b1`); the per-pair gemms' forward and input gradient there took 5.0
-/// and 3.9 ms (measured before they became one gemm over the gathered kernel).
+/// `bench conv --config b1`); the per-pair gemms' forward and input gradient there take
+/// 3.9-4.9 and 3.7 ms (one gemm over the gathered kernel; the direct kernel's forward 2.6,
+/// im2col's input gradient 2.9).
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
