@@ -90,21 +90,19 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// 16.3); Winograd F(2x2) where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
 /// VGG-16's layers but its first); the direct kernel ([`super::direct`]) where at least
-/// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH_FORWARD`]
-/// wide (forward) or [`DIRECT_MIN_WIDTH`] wide (input and weight gradients). Measured with
-/// `bench conv --config b1`, 2 threads, two runs, ms direct / im2col: ConvNet-4's 14x14 layer
-/// (32 -> 64) forward 3.1 / 3.9, input gradient 3.2 / 3.7, weight gradient 3.7 / 4.1; its 7x7
-/// layer forward 3.3 / 3.6, input gradient 3.3-3.4 / 3.4, weight gradient 4.4 / 4.0-4.1; its
-/// 3x3 layer forward 2.6 / 3.0, input gradient 2.9 / 2.8-2.9. im2col + gemm elsewhere
-/// (ConvNet-4's first layer, the gradients on its 7x7 and 3x3 planes, where Winograd's edge
-/// tiles would waste 30-80% of the work; measured there, F(2x2) was no faster). F(4x4) is never
-/// chosen: its f32 error is several times PyTorch's (see `kernel_tests.rs`), though it is the
-/// fastest on VGG-16's large planes. The weight gradient takes the per-pair gemms up to 9
-/// positions with at least [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer, 128 ->
-/// 256 channels: 3.4 ms against im2col's 7.6 ms and the direct kernel's 4.1, 2 threads,
-/// `bench conv --config b1`); the per-pair gemms' forward and input gradient there take
-/// 3.9-4.9 and 3.7 ms (one gemm over the gathered kernel; the direct kernel's forward 2.6,
-/// im2col's input gradient 2.9).
+/// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH`] wide
+/// (forward pass and input gradient) or [`DIRECT_MIN_WIDTH_WEIGHT`] wide (weight gradient).
+/// Measured with `bench conv --config b1`, 2 threads, two runs, ms direct / im2col:
+/// ConvNet-4's 14x14 layer (32 -> 64) forward 2.6 / 3.7-3.8, input gradient 2.6 / 3.6-3.8,
+/// weight gradient 3.6-3.7 / 4.0-4.1; its 7x7 layer (64 -> 128) forward 2.6 / 3.5, input
+/// gradient 2.7 / 3.2-3.3, weight gradient 4.3 / 4.1; its 3x3 layer (128 -> 256) forward 2.1 /
+/// 3.0, input gradient 2.5 / 2.8-2.9. im2col + gemm elsewhere (ConvNet-4's first layer, the
+/// weight gradient on its 7x7 plane, where Winograd's edge tiles would waste 30-80% of the
+/// work; measured there, F(2x2) was no faster). F(4x4) is never chosen: its f32 error is
+/// several times PyTorch's (see `kernel_tests.rs`), though it is the fastest on VGG-16's large
+/// planes. The weight gradient takes the per-pair gemms up to 9 positions with at least
+/// [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer: 3.3-3.4 ms against im2col's 4.0
+/// and the direct kernel's 4.0-4.3).
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
@@ -125,9 +123,9 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     }
     // The plane the direct kernel computes on: the output, or the input for the input gradient.
     let (width, min_width) = match dir {
-        Dir::Forward => (g.output[1], DIRECT_MIN_WIDTH_FORWARD),
+        Dir::Forward => (g.output[1], DIRECT_MIN_WIDTH),
         Dir::Transpose => (g.input[1], DIRECT_MIN_WIDTH),
-        Dir::Weight => (g.output[1], DIRECT_MIN_WIDTH),
+        Dir::Weight => (g.output[1], DIRECT_MIN_WIDTH_WEIGHT),
     };
     if width >= min_width && direct::applies(g) {
         return Algo::Direct;
@@ -135,13 +133,13 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     Algo::Im2col
 }
 
-/// The narrowest plane the direct kernel's input and weight gradients are chosen for: on
-/// ConvNet-4's 7x7 plane they tie im2col or lose (`p` dropped columns per row of `W`, 13% of
+/// The narrowest plane the direct kernel's weight gradient is chosen for: on ConvNet-4's 7x7
+/// plane it loses to im2col (its grid computes `p` dropped columns per row of `W`, 13% of
 /// the work at 7 wide; 7% at 14 wide).
-pub const DIRECT_MIN_WIDTH: usize = 12;
-/// The narrowest plane the direct kernel's forward pass is chosen for (ConvNet-4's 3x3 plane:
-/// 2.6 ms against im2col's 3.0).
-pub const DIRECT_MIN_WIDTH_FORWARD: usize = 3;
+pub const DIRECT_MIN_WIDTH_WEIGHT: usize = 12;
+/// The narrowest plane the direct kernel's forward pass and input gradient are chosen for
+/// (ConvNet-4's 3x3 plane: 2.1 and 2.5 ms against im2col's 3.0 and 2.8-2.9).
+pub const DIRECT_MIN_WIDTH: usize = 3;
 
 /// The fewest input and output channels for the per-pair gemms.
 pub const PAIRS_MIN_CHANNELS: usize = 16;

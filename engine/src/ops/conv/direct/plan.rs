@@ -66,13 +66,12 @@ impl Plan {
         (self.dst[0] - 1) * self.wp() + self.dst[1]
     }
 
-    /// Elements of one padded plane, with room for the last block of `xb` positions to read
-    /// past the last output.
-    pub(super) fn padded_plane(&self, xb: usize) -> usize {
+    /// Elements of one padded plane, with room for the taps of every grid position below `end`
+    /// (one past the last position a kernel computes, which may lie past the last output).
+    pub(super) fn padded_plane(&self, end: usize) -> usize {
         let wp = self.wp();
-        let span = self.span();
         let last_tap = (self.kernel[0] - 1) * wp + self.kernel[1] - 1;
-        ((self.src[0] + 2 * self.pad[0]) * wp).max(span.div_ceil(xb) * xb + last_tap)
+        ((self.src[0] + 2 * self.pad[0]) * wp).max(end + last_tap)
     }
 
     /// Blocks of `G` output channels.

@@ -77,7 +77,7 @@ pub fn conv2d_weight<T: Scratch>(
 fn group_partials<T: Scratch>(p: &Plan, xs: &[T], gys: &[T]) -> Vec<Vec<T>> {
     let [ho, wo] = p.dst;
     let (wp, span, nt) = (p.wp(), p.span(), p.kernel[0] * p.kernel[1]);
-    let pp = p.padded_plane(1);
+    let pp = p.padded_plane(span);
     let xp = p.pad_planes(xs, pp);
     let nb = gys.len() / (p.cout * ho * wo);
     let taps = p.taps();
