@@ -90,19 +90,17 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// 16.3); Winograd F(2x2) where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
 /// VGG-16's layers but its first); the direct kernel ([`super::direct`]) where at least
-/// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH`] wide
-/// (forward pass and input gradient) or [`DIRECT_MIN_WIDTH_WEIGHT`] wide (weight gradient).
-/// Measured with `bench conv --config b1`, 2 threads, two runs, ms direct / im2col:
-/// ConvNet-4's 14x14 layer (32 -> 64) forward 2.6 / 3.7-3.8, input gradient 2.6 / 3.6-3.8,
-/// weight gradient 3.6-3.7 / 4.0-4.1; its 7x7 layer (64 -> 128) forward 2.6 / 3.5, input
-/// gradient 2.7 / 3.2-3.3, weight gradient 4.3 / 4.1; its 3x3 layer (128 -> 256) forward 2.1 /
-/// 3.0, input gradient 2.5 / 2.8-2.9. im2col + gemm elsewhere (ConvNet-4's first layer, the
-/// weight gradient on its 7x7 plane, where Winograd's edge tiles would waste 30-80% of the
-/// work; measured there, F(2x2) was no faster). F(4x4) is never chosen: its f32 error is
-/// several times PyTorch's (see `kernel_tests.rs`), though it is the fastest on VGG-16's large
-/// planes. The weight gradient takes the per-pair gemms up to 9 positions with at least
-/// [`WINOGRAD_MIN_CHANNELS`] channels (ConvNet-4's 3x3 layer: 3.3-3.4 ms against im2col's 4.0
-/// and the direct kernel's 4.0-4.3).
+/// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH`] wide,
+/// in every direction. Measured with `bench conv --config b1`, 2 threads, ms direct / im2col
+/// (medians of five alternating runs for the weight gradient): ConvNet-4's 14x14 layer (32 ->
+/// 64) forward 2.6 / 3.7-3.8, input gradient 2.6 / 3.6-3.8, weight gradient 4.1 / 4.6; its
+/// 7x7 layer (64 -> 128) forward 2.6 / 3.5, input gradient 2.7 / 3.2-3.3, weight gradient
+/// 3.8 / 4.5; its 3x3 layer (128 -> 256) forward 2.1 / 3.0, input gradient 2.5 / 2.8-2.9,
+/// weight gradient 3.0 / 4.3 (the per-pair gemms 4.0). im2col + gemm elsewhere (ConvNet-4's
+/// first layer, one input channel). F(4x4) is never chosen: its f32 error is several times
+/// PyTorch's (see `kernel_tests.rs`), though it is the fastest on VGG-16's large planes. On
+/// VGG-16's 8x8 and 4x4 planes F(2x2) beats the direct kernel in every direction (256 -> 256
+/// on 8x8: 20 / 29-33 ms forward, 22 / 45-52 weight gradient).
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
@@ -112,9 +110,6 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
         if ho * wo <= 4 {
             return Algo::Pairs;
         }
-        if dir == Dir::Weight && ho * wo <= 9 && c.min(k) >= WINOGRAD_MIN_CHANNELS {
-            return Algo::Pairs;
-        }
         // Output positions the tiles compute, per position kept.
         let covered = (ho.div_ceil(2) * 2 * wo.div_ceil(2) * 2) as f64 / (ho * wo) as f64;
         if c.min(k) >= WINOGRAD_MIN_CHANNELS && covered <= 1.2 {
@@ -122,23 +117,18 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
         }
     }
     // The plane the direct kernel computes on: the output, or the input for the input gradient.
-    let (width, min_width) = match dir {
-        Dir::Forward => (g.output[1], DIRECT_MIN_WIDTH),
-        Dir::Transpose => (g.input[1], DIRECT_MIN_WIDTH),
-        Dir::Weight => (g.output[1], DIRECT_MIN_WIDTH_WEIGHT),
+    let width = match dir {
+        Dir::Forward | Dir::Weight => g.output[1],
+        Dir::Transpose => g.input[1],
     };
-    if width >= min_width && direct::applies(g) {
+    if width >= DIRECT_MIN_WIDTH && direct::applies(g) {
         return Algo::Direct;
     }
     Algo::Im2col
 }
 
-/// The narrowest plane the direct kernel's weight gradient is chosen for: on ConvNet-4's 7x7
-/// plane it loses to im2col (its grid computes `p` dropped columns per row of `W`, 13% of
-/// the work at 7 wide; 7% at 14 wide).
-pub const DIRECT_MIN_WIDTH_WEIGHT: usize = 12;
-/// The narrowest plane the direct kernel's forward pass and input gradient are chosen for
-/// (ConvNet-4's 3x3 plane: 2.1 and 2.5 ms against im2col's 3.0 and 2.8-2.9).
+/// The narrowest plane the direct kernel is chosen for (ConvNet-4's 3x3 plane: forward 2.1,
+/// input gradient 2.5, weight gradient 3.0 ms against im2col's 3.0, 2.8-2.9 and 4.0-4.2).
 pub const DIRECT_MIN_WIDTH: usize = 3;
 
 /// The fewest input and output channels for the per-pair gemms.

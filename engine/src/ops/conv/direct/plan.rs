@@ -82,8 +82,15 @@ impl Plan {
     /// The planes `xs` (`[h, w]` each) zero-padded, `pp` elements apart (a scratch buffer).
     pub(super) fn pad_planes<T: Scratch>(&self, xs: &[T], pp: usize) -> Vec<T> {
         let [h, w] = self.src;
-        let wp = self.wp();
         let mut xp = take::<T>(xs.len() / (h * w) * pp);
+        self.pad_into(xs, pp, &mut xp);
+        xp
+    }
+
+    /// [`pad_planes`](Self::pad_planes) into `xp` (`pp` elements per plane of `xs`).
+    pub(super) fn pad_into<T: Scratch>(&self, xs: &[T], pp: usize, xp: &mut [T]) {
+        let [h, w] = self.src;
+        let wp = self.wp();
         xp.fill(T::zero());
         for (pi, plane_in) in xs.chunks_exact(h * w).enumerate() {
             for (y, row) in plane_in.chunks_exact(w).enumerate() {
@@ -91,6 +98,5 @@ impl Plan {
                 xp[d..d + w].copy_from_slice(row);
             }
         }
-        xp
     }
 }

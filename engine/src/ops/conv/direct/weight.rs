@@ -1,15 +1,15 @@
 //! The direct kernel's weight gradient, `dw[k, c, i, j] = sum_n sum_(y, x) gy[n, k, y, x]
-//! x[n, c, y + i - p, x + j - p]`, on the same padded grid as the forward pass: the output
-//! gradient is laid out position-major (`[o][G]`, 32 output channels per vector pair, zeros at
-//! the grid's dropped columns), and for each input channel the sums of all its taps (18
-//! accumulators for a 3x3 kernel) run over at most [`SUM_POSITIONS`] positions of one sample
-//! at a time, then go to memory: two vector loads of the output gradient and one broadcast
-//! input value per tap and position.
+//! x[n, c, y + i - p, x + j - p]`, on the forward pass's padded planes: the output gradient of
+//! 32 output channels is laid out position-major (`[n][y][x][G]`, outputs only), and for each
+//! input channel the sums of all its taps (18 accumulators for a 3x3 kernel) run over whole
+//! output rows, of one or more samples, at most [`SUM_POSITIONS`] positions at a time, then go
+//! to memory: two vector loads of the output gradient and one broadcast input value per tap
+//! and position.
 //!
 //! Samples are summed in groups fixed by the shapes (about [`GROUP_POSITIONS`] positions each,
 //! one partial gradient per group and block of output channels, the partials added in order),
-//! so the bits do not depend on the thread count; the sample groups run in parallel, each
-//! padding its input planes once for all the blocks.
+//! so the bits do not depend on the thread count; the (group, block) pairs run in parallel on
+//! input planes padded once for all of them.
 
 use super::plan::{has_avx512, Plan, G, L};
 use crate::backend::cpu::recycle;
@@ -18,7 +18,7 @@ use crate::ops::conv::ConvGeom;
 use crate::Float;
 use rayon::prelude::*;
 
-/// Positions (samples times the padded grid's span) per partial gradient, a task of its own.
+/// Output positions (samples times the plane) per partial gradient.
 const GROUP_POSITIONS: usize = 512;
 /// Positions per run of sums in registers: long enough to keep the accumulators busy, short
 /// enough that f32 sums stay as accurate as im2col's (one chain over a 32x32 plane's 1055
@@ -36,24 +36,30 @@ pub fn conv2d_weight<T: Scratch>(
 ) -> Vec<T> {
     let p = Plan::forward(g, c, k);
     let nt = g.taps();
-    if n == 0 || k * c * nt == 0 || p.dst[0] * p.dst[1] == 0 {
+    let plane = p.dst[0] * p.dst[1];
+    if n == 0 || k * c * nt == 0 || plane == 0 {
         return vec![T::zero(); k * c * nt];
     }
-    let nb = (GROUP_POSITIONS / p.span()).clamp(1, n);
+    let nb = (GROUP_POSITIONS / plane).clamp(1, n);
     let groups = n.div_ceil(nb);
-    let (xsize, gsize) = (c * p.src[0] * p.src[1], k * p.dst[0] * p.dst[1]);
+    let pp = p.padded_plane(p.span());
+    let xp = pad_all(&p, x, pp);
+    let (xsize, gsize) = (c * pp, k * plane);
     // One partial `[c][tap][G]` per (sample group, block of output channels), in that order.
-    let partials: Vec<Vec<T>> = (0..groups)
+    let partials: Vec<Vec<T>> = (0..groups * p.groups())
         .into_par_iter()
-        .flat_map_iter(|si| {
+        .map(|task| {
+            let (si, gi) = (task / p.groups(), task % p.groups());
             let s = si * nb..(si * nb + nb).min(n);
-            group_partials(
-                &p,
-                &x[s.start * xsize..s.end * xsize],
-                &gy[s.start * gsize..s.end * gsize],
-            )
+            let src = Group {
+                xp: &xp[s.start * xsize..s.end * xsize],
+                gy: &gy[s.start * gsize..s.end * gsize],
+                pp,
+            };
+            block_partial(&p, &src, gi * G)
         })
         .collect();
+    give(xp);
     // Every element is written by the first sample group's partials.
     let mut dw = recycle::output::<T>(k * c * nt);
     for (i, part) in partials.into_iter().enumerate() {
@@ -72,98 +78,147 @@ pub fn conv2d_weight<T: Scratch>(
     dw
 }
 
-/// The gradient summed over the samples `xs`, `gys`, one `[c][tap][G]` per block of output
-/// channels; the samples' input planes are padded once for all the blocks.
-fn group_partials<T: Scratch>(p: &Plan, xs: &[T], gys: &[T]) -> Vec<Vec<T>> {
+/// Every sample's input planes, padded (`pp` apart), in parallel over the samples.
+fn pad_all<T: Scratch>(p: &Plan, x: &[T], pp: usize) -> Vec<T> {
+    let per_sample = p.cin * p.src[0] * p.src[1];
+    let mut xp = take::<T>(x.len() / per_sample * p.cin * pp);
+    xp.par_chunks_mut(p.cin * pp)
+        .zip(x.par_chunks(per_sample))
+        .for_each(|(dst, src)| p.pad_into(src, pp, dst));
+    xp
+}
+
+/// The samples of one group: their padded input planes (`pp` apart) and output gradient.
+struct Group<'a, T> {
+    xp: &'a [T],
+    gy: &'a [T],
+    pp: usize,
+}
+
+/// The group's gradient for output channels `c0 .. c0 + G`, `[c][tap][G]`.
+fn block_partial<T: Scratch>(p: &Plan, src: &Group<T>, c0: usize) -> Vec<T> {
     let [ho, wo] = p.dst;
-    let (wp, span, nt) = (p.wp(), p.span(), p.kernel[0] * p.kernel[1]);
-    let pp = p.padded_plane(span);
-    let xp = p.pad_planes(xs, pp);
-    let nb = gys.len() / (p.cout * ho * wo);
+    let plane = ho * wo;
+    let nb = src.gy.len() / (p.cout * plane);
+    let nt = p.kernel[0] * p.kernel[1];
+    let lanes = G.min(p.cout - c0);
+    // The block's output gradient, `[sample][position][G]` (lanes past the last channel zero).
+    let mut gt = take::<T>(nb * plane * G);
+    if lanes < G {
+        gt.fill(T::zero());
+    }
+    for (gy, gt) in src
+        .gy
+        .chunks_exact(p.cout * plane)
+        .zip(gt.chunks_exact_mut(plane * G))
+    {
+        for l in 0..lanes {
+            let from = &gy[(c0 + l) * plane..(c0 + l + 1) * plane];
+            for (d, &v) in gt[l..].iter_mut().step_by(G).zip(from) {
+                *d = v;
+            }
+        }
+    }
     let taps = p.taps();
-    // A block's output gradient, `[sample][o][G]`, zero where no output is.
-    let mut gt = take::<T>(nb * span * G);
+    let rows_per_run = (SUM_POSITIONS / wo).max(1);
+    let mut out = take::<T>(p.cin * nt * G);
     // The portable loops' sums of one run, before they are added to the partial.
     let mut run_sums = vec![T::zero(); nt * G];
-    let mut partials = Vec::with_capacity(p.groups());
-    for gi in 0..p.groups() {
-        let c0 = gi * G;
-        gt.fill(T::zero());
-        for (si, gy) in gys.chunks_exact(p.cout * ho * wo).enumerate() {
-            let gt = &mut gt[si * span * G..(si + 1) * span * G];
-            for l in 0..G.min(p.cout - c0) {
-                let plane = &gy[(c0 + l) * ho * wo..(c0 + l + 1) * ho * wo];
-                for (y, row) in plane.chunks_exact(wo).enumerate() {
-                    let dst = gt[y * wp * G + l..].iter_mut().step_by(G);
-                    dst.zip(row).for_each(|(d, &v)| *d = v);
-                }
-            }
+    for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
+        for r0 in (0..nb * ho).step_by(rows_per_run) {
+            let run = Run {
+                xp: &src.xp[ci * src.pp..],
+                sample_stride: p.cin * src.pp,
+                gt: &gt,
+                rows: r0..(r0 + rows_per_run).min(nb * ho),
+                dst: p.dst,
+                wp: p.wp(),
+            };
+            sum_taps(&run, &taps, p.kernel, (out, r0 > 0), &mut run_sums);
         }
-        let mut out = take::<T>(p.cin * nt * G);
-        // Sample by sample, so that its output gradient stays in the L1 cache for every
-        // channel.
-        for si in 0..nb {
-            for (ci, out) in out.chunks_exact_mut(nt * G).enumerate() {
-                for o0 in (0..span).step_by(SUM_POSITIONS) {
-                    let src = Source {
-                        xp: &xp[(si * p.cin + ci) * pp..(si * p.cin + ci + 1) * pp],
-                        gt: &gt[si * span * G..(si + 1) * span * G],
-                        positions: o0..(o0 + SUM_POSITIONS).min(span),
-                    };
-                    let add = si > 0 || o0 > 0;
-                    sum_taps(&src, &taps, wp, p.kernel, (out, add), &mut run_sums);
-                }
-            }
-        }
-        partials.push(out);
     }
     give(gt);
-    give(xp);
-    partials
+    out
 }
 
-/// What one run of sums reads: one padded input plane of one sample, that sample's output
-/// gradient `[o][G]`, and the positions summed over.
-struct Source<'a, T> {
+/// One run of sums: input channel planes `sample_stride` apart from `xp` (one padded plane per
+/// sample, rows `wp` apart), the output gradient `gt` (`[row][x][G]`, rows of `dst[1]`
+/// positions), and the output rows (`sample * dst[0] + y`) summed over.
+struct Run<'a, T> {
     xp: &'a [T],
+    sample_stride: usize,
     gt: &'a [T],
-    positions: std::ops::Range<usize>,
+    rows: std::ops::Range<usize>,
+    dst: [usize; 2],
+    wp: usize,
 }
 
-/// `out[t][l] (+)= sum_(o in positions) gt[o][l] xp[o + taps[t]]` (added when `add`):
-/// AVX-512 registers for f32 and a 3x3 kernel where the CPU has them, portable loops elsewhere
-/// (which sum a run in `run_sums`, `taps.len() * G` elements, first).
+impl<T> Run<'_, T> {
+    /// Where row `row`'s first output reads its input (tap 0) and its output gradient.
+    fn row_starts(&self, row: usize) -> (usize, usize) {
+        let (s, y) = (row / self.dst[0], row % self.dst[0]);
+        (s * self.sample_stride + y * self.wp, row * self.dst[1] * G)
+    }
+
+    /// [`row_starts`](Self::row_starts) of every row of the run, in order (no division per
+    /// row: rows of 3 or 7 positions are short next to one).
+    fn rows(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let (mut xs, mut gs) = self.row_starts(self.rows.start);
+        let mut y = self.rows.start % self.dst[0];
+        let sample_start = xs - y * self.wp;
+        let mut sample = sample_start;
+        self.rows.clone().map(move |_| {
+            let at = (xs, gs);
+            gs += self.dst[1] * G;
+            y += 1;
+            if y == self.dst[0] {
+                y = 0;
+                sample += self.sample_stride;
+                xs = sample;
+            } else {
+                xs += self.wp;
+            }
+            at
+        })
+    }
+}
+
+/// `out[t][l] (+)= sum_(o in rows) gt[o][l] xp[o + taps[t]]` (added when `add`): AVX-512
+/// registers for f32 and a 3x3 kernel where the CPU has them, portable loops elsewhere (which
+/// sum a run in `run_sums`, `taps.len() * G` elements, first).
 fn sum_taps<T: Float>(
-    src: &Source<T>,
+    run: &Run<T>,
     taps: &[usize],
-    wp: usize,
     kernel: [usize; 2],
     (out, add): (&mut [T], bool),
     run_sums: &mut [T],
 ) {
+    let last = run.row_starts(run.rows.end - 1);
+    assert!(
+        out.len() >= taps.len() * G
+            && last.0 + run.dst[1] - 1 + taps.last().copied().unwrap_or(0) < run.xp.len()
+            && last.1 + run.dst[1] * G <= run.gt.len()
+    );
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
         && kernel == [3, 3]
         && has_avx512()
     {
-        // SAFETY: T is f32 (checked above).
-        let f = |s: &[T]| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) };
-        let src32 = Source {
-            xp: f(src.xp),
-            gt: f(src.gt),
-            positions: src.positions.clone(),
-        };
-        // SAFETY: T is f32; `out` holds 9 taps of G; the padded plane holds every `o + 2 wp + 2`
-        // for `o < span` (padded_plane); the CPU has AVX-512F.
-        unsafe { taps3x3_avx512(&src32, wp, out.as_mut_ptr() as *mut f32, add) };
+        // SAFETY: T is f32 (checked above); the last row's reads are in bounds (asserted
+        // above) and rows are in increasing order; `out` holds 9 taps of G; the CPU has
+        // AVX-512F.
+        unsafe {
+            let run = &*(run as *const Run<T> as *const Run<f32>);
+            taps3x3_avx512(run, out.as_mut_ptr() as *mut f32, add);
+        }
         return;
     }
-    taps_portable(src, taps, (out, add), run_sums);
+    taps_portable(run, taps, (out, add), run_sums);
 }
 
 /// [`sum_taps`] in portable loops (f64, kernels other than 3x3, CPUs without AVX-512).
 fn taps_portable<T: Float>(
-    src: &Source<T>,
+    run: &Run<T>,
     taps: &[usize],
     (out, add): (&mut [T], bool),
     acc: &mut [T],
@@ -172,12 +227,14 @@ fn taps_portable<T: Float>(
         out.fill(T::zero());
     }
     acc.fill(T::zero());
-    for o in src.positions.clone() {
-        let gv = &src.gt[o * G..(o + 1) * G];
-        for (t, &off) in taps.iter().enumerate() {
-            let v = src.xp[o + off];
-            let a = &mut acc[t * G..(t + 1) * G];
-            a.iter_mut().zip(gv).for_each(|(a, &g)| *a = *a + v * g);
+    for (xs, gs) in run.rows() {
+        for x in 0..run.dst[1] {
+            let gv = &run.gt[gs + x * G..gs + (x + 1) * G];
+            for (t, &off) in taps.iter().enumerate() {
+                let v = run.xp[xs + x + off];
+                let a = &mut acc[t * G..(t + 1) * G];
+                a.iter_mut().zip(gv).for_each(|(a, &g)| *a = *a + v * g);
+            }
         }
     }
     out.iter_mut()
@@ -190,24 +247,26 @@ fn taps_portable<T: Float>(
 /// pointers `wp` apart.
 ///
 /// # Safety
-/// The padded plane holds every `o + 2 wp + 2` and `gt` every `o G + 2 L - 1` for `o` in
-/// `positions`; `out` holds `9 G`; the CPU has AVX-512F.
+/// Every row's reads are in bounds (`xp` holds `row_starts(row).0 + dst[1] - 1 + 2 wp + 2`,
+/// `gt` holds `row_starts(row).1 + dst[1] G`); `out` holds `9 G`; the CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn taps3x3_avx512(src: &Source<f32>, wp: usize, out: *mut f32, add: bool) {
+unsafe fn taps3x3_avx512(run: &Run<f32>, out: *mut f32, add: bool) {
     use std::arch::x86_64::*;
     let mut a0 = [_mm512_setzero_ps(); 9];
     let mut a1 = [_mm512_setzero_ps(); 9];
-    let (x, g) = (src.xp.as_ptr(), src.gt.as_ptr());
-    for o in src.positions.clone() {
-        let g0 = _mm512_loadu_ps(g.add(o * G));
-        let g1 = _mm512_loadu_ps(g.add(o * G + L));
-        for i in 0..3 {
-            let row = x.add(o + i * wp);
-            for j in 0..3 {
-                let v = _mm512_set1_ps(*row.add(j));
-                a0[i * 3 + j] = _mm512_fmadd_ps(v, g0, a0[i * 3 + j]);
-                a1[i * 3 + j] = _mm512_fmadd_ps(v, g1, a1[i * 3 + j]);
+    let (x, g, wp) = (run.xp.as_ptr(), run.gt.as_ptr(), run.wp);
+    for (xs, gs) in run.rows() {
+        for o in 0..run.dst[1] {
+            let g0 = _mm512_loadu_ps(g.add(gs + o * G));
+            let g1 = _mm512_loadu_ps(g.add(gs + o * G + L));
+            for i in 0..3 {
+                let at = x.add(xs + o + i * wp);
+                for j in 0..3 {
+                    let v = _mm512_set1_ps(*at.add(j));
+                    a0[i * 3 + j] = _mm512_fmadd_ps(v, g0, a0[i * 3 + j]);
+                    a1[i * 3 + j] = _mm512_fmadd_ps(v, g1, a1[i * 3 + j]);
+                }
             }
         }
     }
