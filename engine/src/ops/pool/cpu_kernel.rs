@@ -2,6 +2,7 @@
 //! path), the gather at indices and its scatter-add adjoint, and average pooling over
 //! arbitrary per-axis windows (fixed-stride or adaptive). Planes run in parallel with rayon.
 
+use super::max_2x2;
 use super::plan::window;
 use super::{AvgPlan, PoolKernel};
 use crate::backend::cpu::buffer::CpuStorage;
@@ -177,7 +178,7 @@ fn max_pool2d<T: Float>(
     let pairs = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
     let run = |(pi, (o, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[pi * hw..(pi + 1) * hw];
-        if pairs && max_pool_2x2(src, w, ho, wo, o, ix) {
+        if pairs && max_2x2::plane(src, w, [ho, wo], o, ix) {
             return;
         }
         for oy in 0..ho {
@@ -220,49 +221,6 @@ fn max_pool2d<T: Float>(
             .for_each(run);
     }
     (out, idx)
-}
-
-/// The common 2x2, stride-2 pool of one plane as a tree of pairwise maxima (short dependency
-/// chains, no branches). Returns false, leaving the work to the general loop, if the plane holds
-/// a NaN.
-fn max_pool_2x2<T: Float>(
-    src: &[T],
-    w: usize,
-    ho: usize,
-    wo: usize,
-    o: &mut [T],
-    ix: &mut [i64],
-) -> bool {
-    let mut nan = false;
-    for oy in 0..ho {
-        let r0 = &src[2 * oy * w..2 * oy * w + 2 * wo];
-        let r1 = &src[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * wo];
-        let base = (2 * oy * w) as i64;
-        let (orow, irow) = (
-            &mut o[oy * wo..(oy + 1) * wo],
-            &mut ix[oy * wo..(oy + 1) * wo],
-        );
-        for (ox, (((a, b), ov), iv)) in r0
-            .chunks_exact(2)
-            .zip(r1.chunks_exact(2))
-            .zip(orow.iter_mut())
-            .zip(irow.iter_mut())
-            .enumerate()
-        {
-            let (v0, v1, v2, v3) = (a[0], a[1], b[0], b[1]);
-            let t01 = v1 > v0;
-            let t23 = v3 > v2;
-            let m01 = v0.max(v1);
-            let m23 = v2.max(v3);
-            let t = m23 > m01;
-            *ov = m01.max(m23);
-            let d01 = t01 as i64;
-            let d23 = w as i64 + t23 as i64;
-            *iv = base + 2 * ox as i64 + if t { d23 } else { d01 };
-            nan |= (v0.is_nan() | v1.is_nan()) | (v2.is_nan() | v3.is_nan());
-        }
-    }
-    !nan
 }
 
 /// `out[p, j] = x[p, idx[p, j]]` for planes of `hw` inputs and `plane` outputs.

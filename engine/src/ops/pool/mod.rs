@@ -6,6 +6,7 @@
 pub(crate) mod cases;
 mod cpu_kernel;
 mod cuda_kernel;
+mod max_2x2;
 mod plan;
 #[cfg(test)]
 mod tests;

@@ -137,3 +137,57 @@ fn bad_pool_parameters_are_errors() {
         .is_err());
     assert!(x.adaptive_avg_pool2d([0, 1]).is_err());
 }
+
+/// The 2x2, stride-2 pool (16 outputs at a time in AVX-512 where the CPU has it, then a scalar
+/// tail) against the first maximum of each window by direct loops, in f32 and f64, on planes
+/// whose rows hold 0, 1 and 2 vectors plus tails, with many ties (values on a coarse grid,
+/// `-0.0` beside `0.0`) and an odd last column and row that no window reads.
+#[test]
+fn max_pool_2x2_is_the_first_maximum() {
+    let mut rng = Rng::new(7);
+    for (h, w) in [(4, 6), (7, 33), (32, 32), (5, 71), (2, 64)] {
+        let x: Vec<f64> = (0..2 * h * w)
+            .map(|_| match rng.below(6) {
+                0 => -0.0,
+                1 => 0.0,
+                r => (r as f64 - 3.0) * 0.5,
+            })
+            .collect();
+        let (ho, wo) = (h / 2, w / 2);
+        let mut want = Vec::new();
+        let mut want_idx = Vec::new();
+        for plane in x.chunks(h * w) {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut at = 2 * oy * w + 2 * ox;
+                    for i in [
+                        2 * oy * w + 2 * ox + 1,
+                        (2 * oy + 1) * w + 2 * ox,
+                        (2 * oy + 1) * w + 2 * ox + 1,
+                    ] {
+                        if plane[i] > plane[at] {
+                            at = i;
+                        }
+                    }
+                    want.push(plane[at]);
+                    want_idx.push(at as i64);
+                }
+            }
+        }
+        for dtype in [DType::F32, DType::F64] {
+            let t = Tensor::from_vec(x.clone(), &[1, 2, h, w])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let (y, idx) = t.max_pool2d_with_indices([2, 2], [2, 2], [0, 0]).unwrap();
+            let y = y.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+            let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&want), "{dtype:?} {h}x{w}: values");
+            assert_eq!(
+                idx.to_vec::<i64>().unwrap(),
+                want_idx,
+                "{dtype:?} {h}x{w}: indices"
+            );
+        }
+    }
+}
