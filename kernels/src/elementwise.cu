@@ -26,8 +26,7 @@
     X(mul_scalar, x * p0)                                                                     \
     X(rsub_scalar, p0 - x)                                                                    \
     X(clamp, x < p0 ? p0 : (x > p1 ? p1 : x))                                                 \
-    X(in_range, (x >= p0 && x <= p1) ? T(1) : T(0))                                           \
-    X(relu_mask, x > T(0) ? T(1) : T(0))
+    X(in_range, (x >= p0 && x <= p1) ? T(1) : T(0))
 
 #define MAXL_DEFINE_UNARY_FUNCTOR(name, expr)                                                 \
     struct Unary_##name {                                                                     \
@@ -74,6 +73,7 @@ MAXL_UNARY_OPS(MAXL_UNARY_KERNELS)
     X(div, a / b)                                                                             \
     X(maximum, (a >= b || a != a) ? a : b)                                                                \
     X(minimum, (a <= b || a != a) ? a : b)                                                                \
+    X(relu_grad, a <= T(0) ? T(0) : b)                                                        \
     X(gt, a > b ? T(1) : T(0))                                                                \
     X(ge, a >= b ? T(1) : T(0))                                                               \
     X(lt, a < b ? T(1) : T(0))                                                                \

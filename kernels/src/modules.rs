@@ -162,7 +162,7 @@ mod tests {
         // macro, and one by an X-macro.
         assert!(module_of("gemm_tf32_f32").is_some_and(|m| m.name == "gemm"));
         assert!(module_of("bn_backward_finalize_f64").is_some_and(|m| m.name == "batchnorm"));
-        assert!(module_of("relu_mask_f32").is_some_and(|m| m.name == "elementwise"));
+        assert!(module_of("relu_grad_f32").is_some_and(|m| m.name == "elementwise"));
         assert!(module("nope").is_none());
     }
 

@@ -22,6 +22,7 @@ pub enum OpKind {
     Sqrt,
     Abs,
     Relu,
+    ReluGrad,
     Sigmoid,
     Tanh,
     Clamp,

@@ -109,6 +109,12 @@ pub(crate) fn gradcheck_cases() -> Vec<OpCase> {
             f: |x| x[0].relu(),
         },
         OpCase {
+            op: "relu_backward",
+            what: "[3,4] away from 0, gradient [3,4]",
+            inputs: |r| vec![away_from(r, &[3, 4], &[0.0], 0.05), normal(r, &[3, 4])],
+            f: |x| x[0].relu_backward(&x[1]),
+        },
+        OpCase {
             op: "sigmoid",
             what: "[2,3]",
             inputs: |r| vec![normal(r, &[2, 3])],

@@ -75,6 +75,12 @@ binary_fn!(MinF, "minimum", |a, b| if a <= b || a.is_nan() {
 } else {
     b
 });
+// ReLU's backward, `g` where `x > 0` (PyTorch's `threshold_backward`: a NaN `x` passes `g`).
+binary_fn!(ReluGradF, "relu_grad", |x, g| if x <= T::zero() {
+    T::zero()
+} else {
+    g
+});
 binary_fn!(GtF, "gt", |a, b| bool_to(a > b));
 binary_fn!(GeF, "ge", |a, b| bool_to(a >= b));
 binary_fn!(LtF, "lt", |a, b| bool_to(a < b));
@@ -222,7 +228,7 @@ unary!(
     Relu,
     // `relu(NaN) = NaN` (as PyTorch): a diverged trunk must not look finite downstream.
     |s, x| if x <= T::zero() { T::zero() } else { x },
-    |x, y, g| g.mul(&unary_const(x, PositiveF)?)
+    |x, y, g| x.relu_backward(g)
 );
 unary!(
     Sigmoid,
@@ -283,7 +289,6 @@ unary!(
     |x, y, g| g.mul(&unary_const(x, InRangeF(s.0, s.1))?)
 );
 
-unary_fn!(PositiveF, "relu_mask", |s, x| bool_to(x > T::zero()));
 unary_fn!(SignF, "sign", |s, x| if x > T::zero() {
     T::one()
 } else if x < T::zero() {
@@ -304,6 +309,7 @@ enum BinaryOp {
     Div,
     Maximum,
     Minimum,
+    ReluGrad,
 }
 
 impl Op for BinaryOp {
@@ -315,6 +321,7 @@ impl Op for BinaryOp {
             BinaryOp::Div => OpKind::Div,
             BinaryOp::Maximum => OpKind::Maximum,
             BinaryOp::Minimum => OpKind::Minimum,
+            BinaryOp::ReluGrad => OpKind::ReluGrad,
         }
     }
 
@@ -358,6 +365,8 @@ impl Op for BinaryOp {
                     when(nb, || g.mul(&take_a.rsub_scalar(1.0)?)?.sum_to(b.shape()))?,
                 ]
             }
+            // Piecewise constant in `x` (zero gradient), linear in the output gradient `b`.
+            BinaryOp::ReluGrad => vec![None, when(nb, || a.relu_backward(g)?.sum_to(b.shape()))?],
         })
     }
 }
@@ -448,6 +457,13 @@ impl Tensor {
     /// `self / other`, broadcasting.
     pub fn div(&self, other: &Tensor) -> Result<Tensor> {
         binary_op::<DivF>(self, other, BinaryOp::Div)
+    }
+
+    /// ReLU's backward in one pass: `grad` where `self > 0`, else 0 (PyTorch's
+    /// `threshold_backward(grad, self, 0)`; a NaN in `self` passes its `grad`), broadcasting.
+    /// Recorded, so gradients of any order flow through `grad` (its gradient in `self` is 0).
+    pub fn relu_backward(&self, grad: &Tensor) -> Result<Tensor> {
+        binary_op::<ReluGradF>(self, grad, BinaryOp::ReluGrad)
     }
 
     /// Elementwise maximum, broadcasting; ties send the gradient to `self`.
