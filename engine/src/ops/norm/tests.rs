@@ -131,3 +131,53 @@ fn bad_inputs_are_errors() {
     )
     .is_err());
 }
+
+/// The statistics in f32 on channels whose mean is far from zero next to their
+/// spread (offsets 0, 1e3 and -5e4, standard deviation 1e-2 .. 1) and whose first rows differ,
+/// against the two-pass formula in f64: the running variance (unbiased, momentum 1) within
+/// 1e-4 relative, the running mean within 1e-6 of the offset. A one-pass sum of squares about
+/// zero in f32 would lose every digit of the variance at offset 5e4 (checked: it fails here).
+#[test]
+fn f32_statistics_with_a_large_mean_stay_accurate() {
+    let mut rng = Rng::new(12);
+    let (n, c, l) = (7, 3, 37);
+    let offsets = [0.0f64, 1e3, -5e4];
+    let spreads = [1.0f64, 1e-2, 0.5];
+    let mut x = vec![0.0f64; n * c * l];
+    for ni in 0..n {
+        for ci in 0..c {
+            for j in 0..l {
+                let z = rng.normal() + if ni == 0 { 0.7 } else { 0.0 };
+                x[(ni * c + ci) * l + j] = offsets[ci] + spreads[ci] * z;
+            }
+        }
+    }
+    // The f32 values the kernel sees, in f64 for the reference.
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let xr: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+    let t = Tensor::from_vec(x32, &[n, c, l]).unwrap();
+    let (rm, rv) = (
+        Tensor::zeros(&[c], DType::F32),
+        Tensor::zeros(&[c], DType::F32),
+    );
+    let (_, run) = batch_norm(&t, Some(&rm), Some(&rv), None, None, true, 1.0, 1e-5).unwrap();
+    let (nm, nv) = run.unwrap();
+    let (nm, nv) = (nm.to_vec::<f32>().unwrap(), nv.to_vec::<f32>().unwrap());
+    let m = (n * l) as f64;
+    for ci in 0..c {
+        let vals: Vec<f64> = (0..n)
+            .flat_map(|ni| xr[(ni * c + ci) * l..(ni * c + ci + 1) * l].to_vec())
+            .collect();
+        let mean = vals.iter().sum::<f64>() / m;
+        let var = vals.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (m - 1.0);
+        let (got_m, got_v) = (nm[ci] as f64, nv[ci] as f64);
+        assert!(
+            (got_m - mean).abs() <= 1e-6 * mean.abs().max(1.0),
+            "channel {ci}: mean {got_m} vs {mean}"
+        );
+        assert!(
+            (got_v - var).abs() <= 1e-4 * var,
+            "channel {ci}: variance {got_v} vs {var}"
+        );
+    }
+}
