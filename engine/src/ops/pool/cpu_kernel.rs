@@ -47,6 +47,9 @@ struct AtIndices<'a> {
     hw: usize,
     plane: usize,
     scatter: bool,
+    /// For the scatter: the input and output planes when the indices come from a 2x2,
+    /// stride-2 max pool (the windows tile the plane, see [`max_2x2::scatter`]).
+    tiles: Option<[[usize; 2]; 2]>,
 }
 
 impl Map1 for AtIndices<'_> {
@@ -55,7 +58,7 @@ impl Map1 for AtIndices<'_> {
         let v = to_contiguous(v, l);
         let (idx, planes, hw, plane) = (self.idx, self.planes, self.hw, self.plane);
         Ok(if self.scatter {
-            plane_scatter(&v, idx, planes, hw, plane)
+            plane_scatter(&v, idx, [planes, hw, plane], self.tiles)
         } else {
             plane_gather(&v, idx, planes, hw, plane)
         })
@@ -113,6 +116,7 @@ impl PoolKernel for CpuStorage {
             hw,
             plane,
             scatter: false,
+            tiles: None,
         }
         .map(self, l)
     }
@@ -124,7 +128,7 @@ impl PoolKernel for CpuStorage {
         planes: usize,
         hw: [usize; 2],
         plane: [usize; 2],
-        _window: Option<[[usize; 2]; 3]>,
+        window: Option<[[usize; 2]; 3]>,
     ) -> Result<Self> {
         // One pass over each plane's outputs in order (as cheap as a gather on a CPU).
         let idx = index_values("max_pool2d indices", idx, li)?;
@@ -134,6 +138,7 @@ impl PoolKernel for CpuStorage {
             hw: hw[0] * hw[1],
             plane: plane[0] * plane[1],
             scatter: true,
+            tiles: (window == Some([[2, 2], [2, 2], [0, 0]])).then_some([hw, plane]),
         }
         .map(self, l)
     }
@@ -236,14 +241,28 @@ fn plane_gather<T: Float>(x: &[T], idx: &[i64], planes: usize, hw: usize, plane:
 }
 
 /// The adjoint of [`plane_gather`]: `out[p, idx[p, j]] += g[p, j]`, into zeros.
-fn plane_scatter<T: Float>(g: &[T], idx: &[i64], planes: usize, hw: usize, plane: usize) -> Vec<T> {
-    // Each plane zeroed by the task that scatters into it, not all of them up front on this
-    // thread (a VGG-16 input gradient is 26 MB).
+fn plane_scatter<T: Float>(
+    g: &[T],
+    idx: &[i64],
+    [planes, hw, plane]: [usize; 3],
+    tiles: Option<[[usize; 2]; 2]>,
+) -> Vec<T> {
+    // Each plane written by its own task, not zeroed up front on this thread (a VGG-16 input
+    // gradient is 26 MB): in one pass where the windows tile the plane and every index lies in
+    // its window, else zeroed and scattered into.
     let mut out = recycle::output::<T>(planes * hw);
     for_chunks(&mut out, hw, planes * plane, |pi, o| {
+        let (src, at) = (
+            &g[pi * plane..(pi + 1) * plane],
+            &idx[pi * plane..(pi + 1) * plane],
+        );
+        if let Some([input, output]) = tiles {
+            if max_2x2::scatter(src, at, input, output, o) {
+                return;
+            }
+        }
         o.fill(T::zero());
-        let src = &g[pi * plane..(pi + 1) * plane];
-        for (&v, &i) in src.iter().zip(&idx[pi * plane..(pi + 1) * plane]) {
+        for (&v, &i) in src.iter().zip(at) {
             o[i as usize] = o[i as usize] + v;
         }
     });

@@ -191,3 +191,48 @@ fn max_pool_2x2_is_the_first_maximum() {
         }
     }
 }
+
+/// The 2x2, stride-2 pool's input gradient through the tape (which writes each input position
+/// once, 16 windows at a time in AVX-512 where the CPU has it) against zeros plus the output
+/// gradient scattered to the indices, bit for bit, in f32 and f64: odd sizes (uncovered last
+/// row and column), rows of 1, 16 and 35 windows, output gradients with `-0.0`.
+#[test]
+fn max_pool_2x2_gradient_is_the_scatter_into_zeros() {
+    let mut rng = Rng::new(8);
+    for (h, w) in [(7, 7), (4, 32), (5, 71), (3, 3)] {
+        let (ho, wo) = (h / 2, w / 2);
+        let x: Vec<f64> = (0..2 * h * w).map(|_| rng.normal()).collect();
+        let g: Vec<f64> = (0..2 * ho * wo)
+            .map(|i| if i % 5 == 0 { -0.0 } else { rng.normal() })
+            .collect();
+        for dtype in [DType::F32, DType::F64] {
+            let xt = Tensor::from_vec(x.clone(), &[2, 1, h, w])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap()
+                .set_requires_grad(true)
+                .unwrap();
+            let gt = Tensor::from_vec(g.clone(), &[2, 1, ho, wo])
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let idx = xt
+                .max_pool2d_with_indices([2, 2], [2, 2], [0, 0])
+                .unwrap()
+                .1;
+            let y = xt.max_pool2d([2, 2], [2, 2], [0, 0]).unwrap();
+            let loss = y.mul(&gt).unwrap().sum_all().unwrap();
+            let dx = crate::grad(&[loss], &[xt.clone()], None, false).unwrap();
+            let got = dx[0].to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+            // The reference: zeros, plus each output gradient (rounded to dtype) at its index.
+            let gd = gt.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
+            let idx = idx.to_vec::<i64>().unwrap();
+            let mut want = vec![0.0f64; 2 * h * w];
+            for (j, (&v, &i)) in gd.iter().zip(&idx).enumerate() {
+                want[j / (ho * wo) * h * w + i as usize] += v;
+            }
+            let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{dtype:?} {h}x{w}");
+        }
+    }
+}
