@@ -222,7 +222,7 @@ fn max_pool_2x2_gradient_is_the_scatter_into_zeros() {
                 .1;
             let y = xt.max_pool2d([2, 2], [2, 2], [0, 0]).unwrap();
             let loss = y.mul(&gt).unwrap().sum_all().unwrap();
-            let dx = crate::grad(&[loss], &[xt.clone()], None, false).unwrap();
+            let dx = crate::grad(&[loss], std::slice::from_ref(&xt), None, false).unwrap();
             let got = dx[0].to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
             // The reference: zeros, plus each output gradient (rounded to dtype) at its index.
             let gd = gt.to_dtype(DType::F64).unwrap().to_vec::<f64>().unwrap();
