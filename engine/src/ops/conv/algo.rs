@@ -102,6 +102,12 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// VGG-16's 8x8 and 4x4 planes F(2x2) beats the direct kernel in every direction (256 -> 256
 /// on 8x8: 20 / 29-33 ms forward, 22 / 45-52 weight gradient).
 fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
+    // One input channel (ConvNet-4's first layer): its weight gradient vectorised over
+    // output positions (1 -> 32 channels on 28x28, `bench conv --config b1`, 2 threads, three
+    // alternating runs: 0.53-0.67 ms against im2col's 1.06-1.59).
+    if dir == Dir::Weight && c == 1 && direct::applies(g) && direct::one_channel_applies(g) {
+        return Algo::Direct;
+    }
     if c.min(k) < PAIRS_MIN_CHANNELS {
         return Algo::Im2col;
     }

@@ -252,6 +252,9 @@ fn f32_shapes() -> Vec<[usize; 6]> {
         [512, 512, 2],
     ];
     shapes.extend(layers.map(|[c, k, s]| [2, c, k, s, s, 1]));
+    // One input channel, an odd number of output channels, rows of 16 + 5 (last, so that the
+    // shapes before keep their seeds).
+    shapes.push([3, 1, 5, 6, 21, 1]);
     shapes
 }
 
@@ -330,6 +333,8 @@ fn bits_do_not_depend_on_the_thread_count() {
         [40, 64, 64, 16, 16, 1],
         [100, 64, 64, 2, 2, 1],
         [70, 3, 2, 4, 4, 1],
+        // One input channel: the weight gradient's per-sample partials (rows of 16 + 4).
+        [9, 1, 5, 20, 20, 1],
     ];
     for (s, &[n, c, k, h, wd, p]) in shapes.iter().enumerate() {
         let (ho, wo) = (h + 2 * p - 2, wd + 2 * p - 2);
@@ -400,6 +405,12 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
         assert_eq!(select(dir, 2, 128, 256, &g3), direct, "{dir:?} on 3x3");
     }
     assert_eq!(select(Dir::Weight, 2, 8, 8, &g3), Algo::Im2col);
+    // One input channel on rows of 16 or more: the weight gradient vectorised over positions.
+    assert_eq!(select(Dir::Weight, 2, 1, 32, &geom(28, 28, 1)), direct);
+    assert_eq!(
+        select(Dir::Forward, 2, 1, 32, &geom(28, 28, 1)),
+        Algo::Im2col
+    );
     for (h, ch, algos) in [
         (6, 64, [Algo::Winograd(Tile::F2); 3]),
         (2, 16, [Algo::Pairs; 3]),

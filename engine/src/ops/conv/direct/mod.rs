@@ -19,8 +19,10 @@
 //! The order of every sum is fixed by the shapes, whatever the thread count; samples run in
 //! parallel.
 
+mod one_channel;
 mod plan;
 mod weight;
+pub use one_channel::applies as one_channel_applies;
 pub use weight::conv2d_weight;
 
 use super::ConvGeom;

@@ -40,6 +40,17 @@ pub fn conv2d_weight<T: Scratch>(
     if n == 0 || k * c * nt == 0 || plane == 0 {
         return vec![T::zero(); k * c * nt];
     }
+    if c == 1 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: T is f32 (checked above); the slices are reinterpreted with their lengths.
+        let f = |s: &[T]| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) };
+        if let Some(dw) = super::one_channel::conv2d_weight(f(x), f(gy), n, k, g) {
+            // SAFETY: T is f32; the vector's buffer is moved, not copied.
+            let mut dw = std::mem::ManuallyDrop::new(dw);
+            return unsafe {
+                Vec::from_raw_parts(dw.as_mut_ptr() as *mut T, dw.len(), dw.capacity())
+            };
+        }
+    }
     let nb = (GROUP_POSITIONS / plane).clamp(1, n);
     let groups = n.div_ceil(nb);
     let pp = p.padded_plane(p.span());
