@@ -1,6 +1,7 @@
 //! Direct convolutions for stride-1 convolutions on small planes (ConvNet-4's 14x14, 7x7 and
 //! 3x3 maps), where im2col + gemm spends about as long copying columns and packing them as
-//! multiplying: forward and input gradient here, the weight gradient in [`weight`].
+//! multiplying: forward and input gradient here, the weight gradient in [`weight`] (and in
+//! [`one_channel`] for one input channel).
 //!
 //! Each input plane is copied, zero-padded, into rows `Wp = W + pw` apart, one run of `pw`
 //! zeros between rows serving as the right padding of one row and the left padding of the
