@@ -29,7 +29,8 @@ const SHAPES: [[usize; 6]; 13] = [
     [1, 2, 2, 5, 62, 1],
 ];
 
-fn geom(h: usize, w: usize, pad: usize) -> ConvGeom {
+/// A 3x3, stride-1 convolution of an `h x w` plane with padding `pad`.
+pub(super) fn geom(h: usize, w: usize, pad: usize) -> ConvGeom {
     ConvGeom {
         kernel: [3, 3],
         stride: [1, 1],

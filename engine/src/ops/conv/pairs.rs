@@ -272,14 +272,7 @@ mod tests {
 
     #[test]
     fn applies_to_planes_of_at_most_81_position_pairs() {
-        let g = |s: usize| ConvGeom {
-            kernel: [3, 3],
-            stride: [1, 1],
-            padding: [1, 1],
-            dilation: [1, 1],
-            input: [s, s],
-            output: [s, s],
-        };
+        let g = |s: usize| crate::ops::conv::kernel_tests::geom(s, s, 1);
         assert!(applies(&g(2)));
         assert!(applies(&g(3)));
         assert!(!applies(&g(4)));

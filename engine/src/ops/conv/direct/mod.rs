@@ -218,10 +218,9 @@ fn task_rows<T: Scratch, const S: usize, const R: usize>(
         let lanes = G.min(p.cout - c0);
         for q0 in (0..segments).step_by(R) {
             // A last block with fewer segments repeats its last one (computed, not written).
-            let offsets: [usize; R] = std::array::from_fn(|r| {
-                let (s, y, x0) = segment((q0 + r).min(segments - 1));
-                s * p.cin * pp + y * wp + x0
-            });
+            let segs: [(usize, usize, usize); R] =
+                std::array::from_fn(|r| segment((q0 + r).min(segments - 1)));
+            let offsets = segs.map(|(s, y, x0)| s * p.cin * pp + y * wp + x0);
             let at = Window {
                 pp,
                 cin: p.cin,
@@ -233,10 +232,7 @@ fn task_rows<T: Scratch, const S: usize, const R: usize>(
             // and `wg` holds `cin * taps * G`.
             unsafe { block::<T, S, R>(&xp, wg, &at, &mut tile) };
             let written = R.min(segments - q0);
-            let places: [(usize, usize); R] = std::array::from_fn(|r| {
-                let (s, y, x0) = segment((q0 + r).min(segments - 1));
-                (s * p.cout * plane + y * wo + x0, S.min(wo - x0))
-            });
+            let places = segs.map(|(s, y, x0)| (s * p.cout * plane + y * wo + x0, S.min(wo - x0)));
             let to = Destination {
                 places: &places[..written],
                 channels: c0..c0 + lanes,
