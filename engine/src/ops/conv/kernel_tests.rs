@@ -29,8 +29,7 @@ const SHAPES: [[usize; 6]; 13] = [
     [1, 2, 2, 5, 62, 1],
 ];
 
-/// A 3x3, stride-1 convolution of an `h x w` plane with padding `pad`.
-pub(super) fn geom(h: usize, w: usize, pad: usize) -> ConvGeom {
+fn geom(h: usize, w: usize, pad: usize) -> ConvGeom {
     ConvGeom {
         kernel: [3, 3],
         stride: [1, 1],
@@ -441,4 +440,14 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
             assert!(r.compared > 0 && r.passed, "{algos:?} order {order}: {r:?}");
         }
     }
+}
+
+/// The per-pair kernels apply to planes of at most 81 (input, output) position pairs.
+#[test]
+fn pairs_apply_to_planes_of_at_most_81_position_pairs() {
+    let g = |s: usize| geom(s, s, 1);
+    assert!(pairs::applies(&g(2)));
+    assert!(pairs::applies(&g(3)));
+    assert!(!pairs::applies(&g(4)));
+    assert!(!pairs::applies(&g(32)));
 }

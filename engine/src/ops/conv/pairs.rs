@@ -269,13 +269,4 @@ mod tests {
         assert!(p.contains(&(3, 0, 8)));
         assert!(p.contains(&(0, 3, 0)));
     }
-
-    #[test]
-    fn applies_to_planes_of_at_most_81_position_pairs() {
-        let g = |s: usize| crate::ops::conv::kernel_tests::geom(s, s, 1);
-        assert!(applies(&g(2)));
-        assert!(applies(&g(3)));
-        assert!(!applies(&g(4)));
-        assert!(!applies(&g(32)));
-    }
 }
