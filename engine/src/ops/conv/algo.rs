@@ -84,10 +84,13 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
     choose(dir, c, k, g)
 }
 
-/// The shape-based choice (see the module doc): per-pair gemms on planes of at most 4
-/// positions (VGG-16's 2x2 layers, 512 -> 512 channels, `bench conv --config b2`, 2 threads,
+/// The shape-based choice (see the module doc): on planes of at most 4 positions (VGG-16's
+/// 2x2 layers, 512 -> 512 channels) Winograd F(2x2) for the forward pass and the weight
+/// gradient and per-pair gemms for the input gradient (`bench conv --config b2`, 2 threads,
 /// ms pairs / im2col: forward 7.6 / 11.3, input gradient 5.8 / 18.9, weight gradient 7.9 /
-/// 16.3); Winograd F(2x2) where both channel counts are at least
+/// 16.3; F(2x2) / pairs, best of 12 runs (medians): forward 7.0 (7.5) / 7.7 (10.0), input
+/// gradient 7.7 (9.3) / 5.8 (7.4), weight gradient 5.2 (6.1) / 9.6 (11.4)); Winograd F(2x2)
+/// elsewhere where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of
 /// VGG-16's layers but its first); the direct kernel ([`super::direct`]) where at least
 /// [`PAIRS_MIN_CHANNELS`] channels meet a stride-1 plane at least [`DIRECT_MIN_WIDTH`] wide,
@@ -114,7 +117,13 @@ fn choose(dir: Dir, c: usize, k: usize, g: &ConvGeom) -> Algo {
     if winograd::applies(g) {
         let [ho, wo] = g.output;
         if ho * wo <= 4 {
-            return Algo::Pairs;
+            // One F(2x2) tile per image: fewer products than the per-pair gemms, which keep
+            // the input gradient.
+            return if dir != Dir::Transpose && c.min(k) >= WINOGRAD_MIN_CHANNELS {
+                Algo::Winograd(Tile::F2)
+            } else {
+                Algo::Pairs
+            };
         }
         // Output positions the tiles compute, per position kept.
         let covered = (ho.div_ceil(2) * 2 * wo.div_ceil(2) * 2) as f64 / (ho * wo) as f64;

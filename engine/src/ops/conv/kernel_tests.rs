@@ -414,6 +414,15 @@ fn gradients_of_orders_1_to_3_through_the_selected_kernels() {
     for (h, ch, algos) in [
         (6, 64, [Algo::Winograd(Tile::F2); 3]),
         (2, 16, [Algo::Pairs; 3]),
+        (
+            2,
+            64,
+            [
+                Algo::Winograd(Tile::F2),
+                Algo::Pairs,
+                Algo::Winograd(Tile::F2),
+            ],
+        ),
         (5, 8, [Algo::Im2col; 3]),
         (12, 16, [direct; 3]),
     ] {

@@ -19,6 +19,7 @@
 //! so the bits do not depend on the thread count. Pure slice-level kernels: NCHW buffers in,
 //! NCHW buffers out.
 
+mod gather;
 mod tiles;
 mod transforms;
 

@@ -2,9 +2,11 @@
 //! chunk's tiles (inputs, output gradients), the inverse transform into the output, the filter
 //! transforms, and the SIMD dispatch the transforms run under.
 
+use super::gather::{self, BlockLanes};
 use super::transforms::*;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::Float;
+use std::any::TypeId;
 use std::marker::PhantomData;
 
 /// How the tiles of one direction cover its planes: tile `(ty, tx)` of image `n` reads the
@@ -130,14 +132,37 @@ pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Where the tiles of a chunk are: image and the top-left output position `(ty m, tx m)` of
-/// each, computed once per chunk (not once per channel).
-pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Vec<[usize; 3]> {
-    (t0..t0 + tc)
+/// each (it derefs to that slice), and the same per full block of `L` tiles as lane vectors
+/// for the AVX-512 gathers; computed once per chunk (not once per channel).
+pub(super) struct Origins {
+    tiles: Vec<[usize; 3]>,
+    blocks: Vec<Option<BlockLanes>>,
+}
+
+impl std::ops::Deref for Origins {
+    type Target = [[usize; 3]];
+    fn deref(&self) -> &[[usize; 3]] {
+        &self.tiles
+    }
+}
+
+impl Origins {
+    /// The lanes of the full block of tiles from `t0` (a multiple of `L`), if they fit 32 bits.
+    fn block(&self, t0: usize) -> Option<&BlockLanes> {
+        self.blocks.get(t0 / L)?.as_ref()
+    }
+}
+
+/// The [`Origins`] of tiles `t0 .. t0 + tc`.
+pub(super) fn tile_origins(tl: &Tiling, m: usize, (t0, tc): (usize, usize)) -> Origins {
+    let tiles: Vec<[usize; 3]> = (t0..t0 + tc)
         .map(|t| {
             let (n, ty, tx) = tl.locate(t);
             [n, ty * m, tx * m]
         })
-        .collect()
+        .collect();
+    let blocks = tiles.chunks_exact(L).map(BlockLanes::new).collect();
+    Origins { tiles, blocks }
 }
 
 /// Where a 2-D pass reads its tiles from.
@@ -151,13 +176,19 @@ pub(super) trait TileSource<T> {
     /// Writes the `L` tiles `t0 .. t0 + L`, side by side in one tile row, to the lanes of `st`.
     fn gather_row(&self, t0: usize, st: &mut Tile6<T>);
 
+    /// Writes the `L` tiles `t0 .. t0 + L` to the lanes of `st` with vector gathers and
+    /// returns true, or returns false where those are not available (see [`gather`]).
+    fn gather_lanes(&self, t0: usize, st: &mut Tile6<T>) -> bool;
+
     /// Writes tiles `t0 .. t0 + nl` (`nl <= L`) to lanes `0 .. nl` of `st`: a row at a time
-    /// where all `L` lie side by side in one tile row, else tile by tile.
+    /// where all `L` lie side by side in one tile row, else with vector gathers where the CPU
+    /// has them, else tile by tile.
     #[inline(always)]
     fn gather_block(&self, t0: usize, nl: usize, st: &mut Tile6<T>) {
         let (org, m) = self.origins();
         if nl == L && in_one_row(org, t0, m) {
             self.gather_row(t0, st);
+        } else if nl == L && self.gather_lanes(t0, st) {
         } else {
             for l in 0..nl {
                 self.gather(t0 + l, st, l);
@@ -201,7 +232,7 @@ pub(super) struct SourceTiles<'a, T, G> {
     stride: usize,
     size: [usize; 2],
     pad: [isize; 2],
-    org: &'a [[usize; 3]],
+    org: &'a Origins,
     alg: PhantomData<G>,
 }
 
@@ -253,6 +284,19 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
     }
 
     #[inline(always)]
+    fn gather_lanes(&self, t0: usize, st: &mut Tile6<T>) -> bool {
+        gather_f32(
+            self.plane,
+            self.org.block(t0),
+            self.pad,
+            self.size,
+            self.stride,
+            G::A,
+            st,
+        )
+    }
+
+    #[inline(always)]
     fn gather_row(&self, t0: usize, st: &mut Tile6<T>) {
         let (a, m) = (G::A, G::M);
         let [h, w] = self.size;
@@ -277,12 +321,45 @@ impl<T: Float, G: Alg> TileSource<T> for SourceTiles<'_, T, G> {
     }
 }
 
+/// [`gather::gather_tiles`] of the `L` tiles of `lanes` (`side x side` entries from `pad`
+/// before their origins) in the planes `[h, w]` of `plane`, `stride` apart, into `st`; false
+/// (nothing written) unless `T` is f32, the CPU has AVX-512F and the offsets fit 32 bits.
+#[inline(always)]
+fn gather_f32<T: Float>(
+    plane: &[T],
+    lanes: Option<&BlockLanes>,
+    pad: [isize; 2],
+    size: [usize; 2],
+    stride: usize,
+    side: usize,
+    st: &mut Tile6<T>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<T>() == TypeId::of::<f32>() && gather::available() {
+        let Some(b) = lanes.filter(|b| b.fit(size, stride)) else {
+            return false;
+        };
+        // Every image of the block has its plane inside `plane`.
+        assert!(b.last_image() * stride + size[0] * size[1] <= plane.len());
+        // SAFETY: T is f32 (so Tile6<T> is Tile6<f32>); the lanes read only positions inside
+        // `[h, w]` of their images' planes, which lie in `plane` (asserted); the offsets fit
+        // 32 bits (checked); the CPU has AVX-512F.
+        unsafe {
+            let base = plane.as_ptr().add(b.n0 * stride) as *const f32;
+            let st = &mut *(st as *mut Tile6<T> as *mut Tile6<f32>);
+            gather::gather_tiles(base, b, pad, size, stride, side, st);
+        }
+        return true;
+    }
+    false
+}
+
 /// Output-gradient tiles (`m x m`, zero past the plane's edge) of one channel.
 pub(super) struct MapTiles<'a, T, G> {
     plane: &'a [T],
     stride: usize,
     size: [usize; 2],
-    org: &'a [[usize; 3]],
+    org: &'a Origins,
     alg: PhantomData<G>,
 }
 
@@ -312,6 +389,19 @@ impl<T: Float, G: Alg> TileSource<T> for MapTiles<'_, T, G> {
 
     fn origins(&self) -> (&[[usize; 3]], usize) {
         (self.org, G::M)
+    }
+
+    #[inline(always)]
+    fn gather_lanes(&self, t0: usize, st: &mut Tile6<T>) -> bool {
+        gather_f32(
+            self.plane,
+            self.org.block(t0),
+            [0, 0],
+            self.size,
+            self.stride,
+            G::M,
+            st,
+        )
     }
 
     #[inline(always)]
@@ -383,7 +473,7 @@ pub(super) fn input_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &Origins,
     v: SharedOut<T>,
 ) {
     let tiles = SourceTiles {
@@ -407,7 +497,7 @@ pub(super) fn map_grad_tiles<T: Scratch, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &Origins,
     v: SharedOut<T>,
 ) {
     let tiles = MapTiles {
@@ -430,7 +520,7 @@ pub(super) fn output_tiles<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &Origins,
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -446,7 +536,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
     chans: usize,
     ch: usize,
     tl: &Tiling,
-    org: &[[usize; 3]],
+    org: &Origins,
     bias: T,
     out: SharedOut<T>,
 ) {
@@ -482,6 +572,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
                 // row's `inside` elements are inside the plane.
                 unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
             }
+        } else if nl == L && scatter_f32(r, org.block(tb), m, [h, w], chans, ch, bias, out) {
         } else {
             for (l, &[n, y0, x0]) in org[tb..tb + nl].iter().enumerate() {
                 let base = (n * chans + ch) * plane;
@@ -497,6 +588,41 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
         }
         tb += L;
     }
+}
+
+/// [`gather::scatter_tiles`] of the `L` tiles' outputs `r` (`side x side` at `lanes`), plus `bias`, into
+/// channel `ch` of `out` (`[n, chans, h, w]`); false (nothing written) unless `T` is f32 and
+/// the CPU has AVX-512F.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scatter_f32<T: Float>(
+    r: &Tile6<T>,
+    lanes: Option<&BlockLanes>,
+    side: usize,
+    [h, w]: [usize; 2],
+    chans: usize,
+    ch: usize,
+    bias: T,
+    out: SharedOut<T>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<T>() == TypeId::of::<f32>() && gather::available() {
+        let plane = h * w;
+        let Some(b) = lanes.filter(|b| b.fit([h, w], chans * plane)) else {
+            return false;
+        };
+        // SAFETY: T is f32; every lane writes positions inside `[h, w]` of channel `ch` of its
+        // image, which its (tile, channel) alone owns (the caller's contract for `out`); the
+        // CPU has AVX-512F.
+        unsafe {
+            let base = (out.0 as *mut f32).add((b.n0 * chans + ch) * plane);
+            let r = &*(r as *const Tile6<T> as *const Tile6<f32>);
+            let bias = *(&bias as *const T as *const f32);
+            gather::scatter_tiles(base, b, [h, w], chans * plane, side, r, bias);
+        }
+        return true;
+    }
+    false
 }
 
 /// Filter transform `U[xi][p] = (G g_p G^T)[xi]` of the 3x3 filters `p` in `block` (16 of
@@ -572,4 +698,121 @@ pub(super) fn filter_grad_block<T: Float, G: Alg>(
             }
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plane of distinct values: `n` images of `chans` channels of `[h, w]`.
+    fn planes(n: usize, chans: usize, [h, w]: [usize; 2]) -> Vec<f32> {
+        (0..n * chans * h * w).map(|i| i as f32 + 0.5).collect()
+    }
+
+    /// The AVX-512 gathers put every tile entry where the tile-by-tile loops do (zeros past
+    /// the edges), for input tiles with padding 0, 1 and 2 and output-gradient tiles, on
+    /// planes whose tile rows are shorter than a block, F(2x2) and F(4x4).
+    fn gathers_match<G: Alg>() {
+        let (n, chans, size) = (5, 3, [7, 5]);
+        let src = planes(n, chans, size);
+        let mut checked = 0;
+        for pad in [0isize, 1, 2] {
+            let map = size.map(|s| (s as isize + 2 * pad - 2) as usize);
+            let tl = Tiling::new(n, size, map, [pad, pad], G::M);
+            let org = tile_origins(&tl, G::M, (0, n * tl.per_image()));
+            let gsrc = planes(n, chans, map);
+            for ch in 0..chans {
+                let source = SourceTiles {
+                    plane: &src[ch * size[0] * size[1]..],
+                    stride: chans * size[0] * size[1],
+                    size,
+                    pad: [pad, pad],
+                    org: &org,
+                    alg: PhantomData::<G>,
+                };
+                let grads = MapTiles {
+                    plane: &gsrc[ch * map[0] * map[1]..],
+                    stride: chans * map[0] * map[1],
+                    size: map,
+                    org: &org,
+                    alg: PhantomData::<G>,
+                };
+                for t0 in (0..org.len() - L + 1).step_by(L) {
+                    let mut want = [[Lanes([-1.0f32; L]); 6]; 6];
+                    let mut got = want;
+                    if !source.gather_lanes(t0, &mut got) {
+                        eprintln!("no AVX-512 on this CPU: the gathers are not used");
+                        return;
+                    }
+                    (0..L).for_each(|l| source.gather(t0 + l, &mut want, l));
+                    for u in 0..G::A {
+                        for v in 0..G::A {
+                            assert_eq!(got[u][v].0, want[u][v].0, "pad {pad} tile {t0} ({u}, {v})");
+                        }
+                    }
+                    let (mut want, mut got) = (want, got);
+                    assert!(grads.gather_lanes(t0, &mut got));
+                    (0..L).for_each(|l| grads.gather(t0 + l, &mut want, l));
+                    for u in 0..G::M {
+                        for v in 0..G::M {
+                            assert_eq!(got[u][v].0, want[u][v].0, "map tile {t0} ({u}, {v})");
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 0);
+    }
+
+    #[test]
+    fn vector_gathers_match_the_tile_by_tile_loops() {
+        gathers_match::<F2x3>();
+        gathers_match::<F4x3>();
+    }
+
+    /// The AVX-512 scatters write entry `(i, j)` of each tile, plus the bias, to row `y + i`,
+    /// column `x + j` of its own image and channel wherever that is inside the plane, and
+    /// nothing else.
+    #[test]
+    fn vector_scatters_write_each_tile_inside_its_plane() {
+        let (n, chans, ch, size, m) = (5, 3, 1, [7, 5], 2);
+        let tl = Tiling::new(n, size, size, [1, 1], m);
+        let org = tile_origins(&tl, m, (0, n * tl.per_image()));
+        let sentinel = -7.0f32;
+        let mut out = vec![sentinel; n * chans * size[0] * size[1]];
+        let value = |t: usize, i: usize, j: usize| (t * 100 + i * 10 + j) as f32;
+        let blocks = org.len() / L;
+        for b in 0..blocks {
+            let mut r = [[Lanes([0.0f32; L]); 6]; 6];
+            for (i, ri) in r.iter_mut().enumerate() {
+                for (j, rj) in ri.iter_mut().enumerate() {
+                    for l in 0..L {
+                        rj.0[l] = value(b * L + l, i, j);
+                    }
+                }
+            }
+            let out_ptr = SharedOut(out.as_mut_ptr());
+            if !scatter_f32(&r, org.block(b * L), m, size, chans, ch, 0.25, out_ptr) {
+                eprintln!("no AVX-512 on this CPU: the scatters are not used");
+                return;
+            }
+        }
+        let [h, w] = size;
+        for (t, &[img, y0, x0]) in org.iter().enumerate().take(blocks * L) {
+            for i in 0..m {
+                for j in 0..m {
+                    if y0 + i < h && x0 + j < w {
+                        let at = ((img * chans + ch) * h + y0 + i) * w + x0 + j;
+                        assert_eq!(out[at], value(t, i, j) + 0.25, "tile {t} ({i}, {j})");
+                        out[at] = sentinel;
+                    }
+                }
+            }
+        }
+        assert!(
+            out.iter().all(|&v| v == sentinel),
+            "a write outside the tiles"
+        );
+    }
 }
