@@ -22,6 +22,7 @@
 mod gather;
 mod tiles;
 mod transforms;
+mod transpose;
 
 use super::ConvGeom;
 use crate::backend::cpu::recycle::{keep, output as buffer};
@@ -31,6 +32,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use tiles::*;
 use transforms::*;
+use transpose::transpose_positions;
 
 /// The output tile of a Winograd algorithm: F(2x2, 3x3) (16 products for 4 outputs; f32
 /// rounding errors like the direct sum's) or F(4x4, 3x3) (36 products for 16 outputs; several
@@ -148,6 +150,12 @@ pub fn conv2d_weight<T: Scratch>(
         Tile::F4 => weight_grad::<T, F4x3>(x, gy, c, k, &tl),
     }
 }
+
+/// The most output channels for which the weight gradient transposes its transformed inputs
+/// for the gemm (see [`transpose`]); above it the gemm packs them itself. VGG-16's 64 -> 64
+/// layer on 32x32, `bench conv`, 2 threads, best of 9 runs, ms: 55.7 -> 45.5; on its 128-,
+/// 256- and 512-channel layers the transpose gained nothing or lost up to 10%.
+const TRANSPOSE_MAX_ROWS: usize = 64;
 
 /// Tiles per chunk: whole images, so that a chunk's gemms have enough columns, while its
 /// transformed tiles (`alpha^2 (cin + cout)` elements a tile) stay near the caches. Shapes only.
@@ -316,23 +324,41 @@ fn weight_grad<T: Scratch, G: Alg>(x: &[T], gy: &[T], c: usize, k: usize, tl: &T
             let org = tile_origins(tl, G::M, (t0, tc));
             each(c, par, |ch| input_tiles::<T, G>(x, c, ch, tl, &org, vp));
             each(k, par, |ch| map_grad_tiles::<T, G>(gy, k, ch, tl, &org, gp));
-            let (v_ptr, g_ptr) = (v.as_ptr() as usize, gt.as_ptr() as usize);
+            // V[xi] to [tc, c] (the gemm's right operand, row-major) where the gemm would
+            // not pack it itself.
+            let vt = (k <= TRANSPOSE_MAX_ROWS).then(|| {
+                let mut vt = buffer::<T>(a2 * c * tc);
+                transpose_positions(&v, &mut vt, a2, c, tc, par);
+                vt
+            });
+            let (v_ptr, v_strides) = match &vt {
+                Some(vt) => (vt.as_ptr() as usize, (c as isize, 1)),
+                None => (v.as_ptr() as usize, (1, tc as isize)),
+            };
+            let g_ptr = gt.as_ptr() as usize;
             let acc = chunk > c0;
             each(a2, par, |xi| {
                 // SAFETY: Mw[xi] ([k, c]) is written by this task only; Gy[xi] is [k, tc] and
-                // V[xi] [c, tc], read transposed.
+                // V[xi]^T [tc, c], transposed or read transposed.
                 unsafe {
                     gemm_raw(
                         [k, c, tc],
                         ((mw_ptr as *mut T).add(xi * pairs), c as isize, 1),
                         ((g_ptr as *const T).add(xi * k * tc), tc as isize, 1),
-                        ((v_ptr as *const T).add(xi * c * tc), 1, tc as isize),
+                        (
+                            (v_ptr as *const T).add(xi * c * tc),
+                            v_strides.0,
+                            v_strides.1,
+                        ),
                         acc,
                         Parallelism::None,
                     )
                 }
             });
             keep(v);
+            if let Some(vt) = vt {
+                keep(vt);
+            }
             keep(gt);
         }
         mw
