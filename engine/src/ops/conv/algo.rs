@@ -88,7 +88,7 @@ pub fn select(dir: Dir, _n: usize, c: usize, k: usize, g: &ConvGeom) -> Algo {
 /// 2x2 layers, 512 -> 512 channels) Winograd F(2x2) for the forward pass and the weight
 /// gradient and per-pair gemms for the input gradient (`bench conv --config b2`, 2 threads,
 /// ms pairs / im2col: forward 7.6 / 11.3, input gradient 5.8 / 18.9, weight gradient 7.9 /
-/// 16.3; F(2x2) / pairs, best of 12 runs (medians): forward 7.0 (7.5) / 7.7 (10.0), input
+/// 16.3; F(2x2) / pairs, best of four medians of 3 runs (the median of the four): forward 7.0 (7.5) / 7.7 (10.0), input
 /// gradient 7.7 (9.3) / 5.8 (7.4), weight gradient 5.2 (6.1) / 9.6 (11.4)); Winograd F(2x2)
 /// elsewhere where both channel counts are at least
 /// [`WINOGRAD_MIN_CHANNELS`] and the 2x2 output tiles cover the plane with little waste (all of

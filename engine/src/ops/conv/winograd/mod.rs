@@ -153,8 +153,9 @@ pub fn conv2d_weight<T: Scratch>(
 
 /// The most output channels for which the weight gradient transposes its transformed inputs
 /// for the gemm (see [`transpose`]); above it the gemm packs them itself. VGG-16's 64 -> 64
-/// layer on 32x32, `bench conv`, 2 threads, best of 9 runs, ms: 55.7 -> 45.5; on its 128-,
-/// 256- and 512-channel layers the transpose gained nothing or lost up to 10%.
+/// layer on 32x32, `bench conv`, 2 threads, best of three medians of 3 runs, ms: 55.7 -> 45.5
+/// and 55.7 -> 46.7 (two comparisons); on its 128-, 256- and 512-channel layers the transpose
+/// gained nothing or lost up to 10%.
 const TRANSPOSE_MAX_ROWS: usize = 64;
 
 /// Tiles per chunk: whole images, so that a chunk's gemms have enough columns, while its
