@@ -7,6 +7,7 @@
 
 pub mod buffer;
 pub mod dispatch;
+pub mod features;
 pub mod fold;
 pub mod gemm;
 pub mod par;

@@ -271,7 +271,6 @@ fn row_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> f64 {
     s
 }
 
-/// Per-channel mean and biased variance of `x` (two passes).
 /// `row_sum2(g, g, |v, _| v)` and `row_sum2(g, x, |gv, xv| gv * (xv - mt))` in one pass over
 /// the rows: the same sums in the same order (the same bits), `g` read once.
 #[inline]
@@ -298,6 +297,7 @@ fn row_grad_sums<T: Float>(g: &[T], x: &[T], mt: T) -> (f64, f64) {
     (sg, sgx)
 }
 
+/// Per-channel mean and biased variance of `x` (two passes).
 fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f64>, Vec<f64>) {
     let m = (n * l).max(1) as f64;
     let stats = map_range(c, n * c * l, |ci| {

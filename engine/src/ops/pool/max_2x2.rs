@@ -7,6 +7,7 @@
 //! position once, the output gradient at a window's index and zeros elsewhere, instead of
 //! zeroing the plane and scattering into it.
 
+use crate::backend::cpu::features::avx512_f32;
 use crate::Float;
 
 /// Pools `src` (rows `w` apart) into `o` and its argmax indices into `ix` (`out[0] x out[1]`
@@ -21,10 +22,7 @@ pub(super) fn plane<T: Float>(
     let [ho, wo] = out;
     assert!(2 * wo <= w && 2 * ho * w <= src.len() && o.len() >= ho * wo && ix.len() >= ho * wo);
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && std::arch::is_x86_feature_detected!("avx512f")
-        && src.len() <= i32::MAX as usize
-    {
+    if avx512_f32::<T>() && src.len() <= i32::MAX as usize {
         // SAFETY: T is f32; the bounds are asserted above; the CPU has AVX-512F; every index
         // fits an i32.
         return unsafe {
@@ -151,11 +149,7 @@ pub(super) fn scatter<T: Float>(
     assert!(2 * ho <= h && 2 * wo <= w && g.len() >= ho * wo && idx.len() >= ho * wo);
     assert!(o.len() >= h * w);
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && wo >= VECTOR_MIN_WIDTH
-        && std::arch::is_x86_feature_detected!("avx512f")
-        && h * w <= i32::MAX as usize
-    {
+    if wo >= VECTOR_MIN_WIDTH && avx512_f32::<T>() && h * w <= i32::MAX as usize {
         // SAFETY: T is f32; the bounds are asserted above; the CPU has AVX-512F; every
         // in-window index fits an i32.
         let done = unsafe {

@@ -27,10 +27,11 @@ pub use one_channel::applies as one_channel_applies;
 pub use weight::conv2d_weight;
 
 use super::ConvGeom;
+use crate::backend::cpu::features::{avx512_f32, has_avx512};
 use crate::backend::cpu::recycle;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::Float;
-use plan::{has_avx512, Plan, G, L};
+use plan::{Plan, G, L};
 use rayon::prelude::*;
 
 /// Input channels per partial sum: each output sums `SUM_CHANNELS * taps` products in
@@ -265,7 +266,7 @@ fn write_block<T: Float, const S: usize>(
         assert!(len <= S && base + (to.channels.end - 1) * to.plane + len <= os.len());
     }
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && has_avx512() {
+    if avx512_f32::<T>() {
         // SAFETY: T is f32; every segment's run of every channel lies in `os` (checked above);
         // the CPU has AVX-512F.
         unsafe {
@@ -371,7 +372,7 @@ unsafe fn block<T: Float, const S: usize, const R: usize>(
     tile: &mut [[T; G]; MAX_POSITIONS],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && has_avx512() {
+    if avx512_f32::<T>() {
         let (xp, wg) = (xp.as_ptr() as *const f32, wg.as_ptr() as *const f32);
         // T is f32.
         let tile = tile.as_mut_ptr() as *mut [f32; G];

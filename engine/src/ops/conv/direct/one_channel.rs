@@ -18,7 +18,7 @@ use rayon::prelude::*;
 /// True when [`conv2d_weight`] computes `g` for one input channel: a 3x3 kernel (the direct
 /// kernel's geometry, checked by the caller) on rows of at least 16 outputs, f32, AVX-512.
 pub fn applies(g: &ConvGeom) -> bool {
-    g.kernel == [3, 3] && g.output[1] >= 16 && super::plan::has_avx512()
+    g.kernel == [3, 3] && g.output[1] >= 16 && crate::backend::cpu::features::has_avx512()
 }
 
 /// Weight gradient for one input channel: `x` `[n, 1, H, W]`, `gy` `[n, k, Ho, Wo]` ->

@@ -1,5 +1,5 @@
 //! The geometry the direct kernel works on: the padded grid (rows sharing their padding), the
-//! flat offsets of the taps, the blocks of output channels, and the CPU feature it needs.
+//! flat offsets of the taps, and the blocks of output channels.
 
 use crate::backend::cpu::scratch::{take, Scratch};
 use crate::ops::conv::ConvGeom;
@@ -10,18 +10,6 @@ pub(super) const L: usize = 16;
 pub(super) const KB: usize = 2;
 /// Output channels per block.
 pub(super) const G: usize = L * KB;
-
-/// Whether the CPU has AVX-512F, which the register blocks are written for.
-pub(super) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// One direct convolution: `cin` planes of `src` (`[h, w]` each) to `cout` planes of `dst`
 /// (`[ho, wo]`), kernel `[kh, kw]`, padding `pad`.

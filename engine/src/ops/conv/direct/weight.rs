@@ -11,7 +11,8 @@
 //! so the bits do not depend on the thread count; the (group, block) pairs run in parallel on
 //! input planes padded once for all of them.
 
-use super::plan::{has_avx512, Plan, G, L};
+use super::plan::{Plan, G, L};
+use crate::backend::cpu::features::avx512_f32;
 use crate::backend::cpu::recycle;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::ops::conv::ConvGeom;
@@ -211,10 +212,7 @@ fn sum_taps<T: Float>(
             && last.1 + run.dst[1] * G <= run.gt.len()
     );
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && kernel == [3, 3]
-        && has_avx512()
-    {
+    if kernel == [3, 3] && avx512_f32::<T>() {
         // SAFETY: T is f32 (checked above); the last row's reads are in bounds (asserted
         // above) and rows are in increasing order; `out` holds 9 taps of G; the CPU has
         // AVX-512F.

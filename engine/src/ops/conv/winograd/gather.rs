@@ -1,5 +1,5 @@
 //! AVX-512 gathers and scatters of a block's 16 tiles, for f32 on planes whose tile rows are
-//! shorter than a block (VGG-16's 16x16, 8x8 and 4x4 planes): entry `(u, v)` of every tile
+//! shorter than a block (VGG-16's 16x16, 8x8, 4x4 and 2x2 planes): entry `(u, v)` of every tile
 //! is one masked gather (zeros outside the plane) into its lane vector, and each output entry
 //! one masked scatter, instead of 16 scalar loads or stores per entry. Values are only moved,
 //! so the results are the bits of the scalar loops.
@@ -48,18 +48,6 @@ impl BlockLanes {
             .checked_mul(stride.max(h * w))
             .and_then(|r| r.checked_add(4 * w + 4))
             .is_some_and(|r| r <= i32::MAX as usize)
-    }
-}
-
-/// Whether these kernels can run: an x86-64 CPU with AVX-512F.
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 

@@ -4,9 +4,9 @@
 
 use super::gather::{self, BlockLanes};
 use super::transforms::*;
+use crate::backend::cpu::features::avx512_f32;
 use crate::backend::cpu::scratch::{give, take, Scratch};
 use crate::Float;
-use std::any::TypeId;
 use std::marker::PhantomData;
 
 /// How the tiles of one direction cover its planes: tile `(ty, tx)` of image `n` reads the
@@ -106,7 +106,7 @@ impl<T> SharedOut<T> {
 pub(super) fn simd<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if crate::backend::cpu::features::has_avx512() {
             // SAFETY: the CPU has AVX-512F.
             return unsafe { with_avx512(f) };
         }
@@ -188,8 +188,7 @@ pub(super) trait TileSource<T> {
         let (org, m) = self.origins();
         if nl == L && in_one_row(org, t0, m) {
             self.gather_row(t0, st);
-        } else if nl == L && self.gather_lanes(t0, st) {
-        } else {
+        } else if !(nl == L && self.gather_lanes(t0, st)) {
             for l in 0..nl {
                 self.gather(t0 + l, st, l);
             }
@@ -335,7 +334,7 @@ fn gather_f32<T: Float>(
     st: &mut Tile6<T>,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<T>() == TypeId::of::<f32>() && gather::available() {
+    if avx512_f32::<T>() {
         let Some(b) = lanes.filter(|b| b.fit(size, stride)) else {
             return false;
         };
@@ -572,8 +571,7 @@ pub(super) fn output_tiles_inner<T: Float, G: Alg>(
                 // row's `inside` elements are inside the plane.
                 unsafe { out.write_slice(base + (y0 + i) * w + x0, &row[..inside]) };
             }
-        } else if nl == L && scatter_f32(r, org.block(tb), m, [h, w], chans, ch, bias, out) {
-        } else {
+        } else if !(nl == L && scatter_f32(r, org.block(tb), m, [h, w], chans, ch, bias, out)) {
             for (l, &[n, y0, x0]) in org[tb..tb + nl].iter().enumerate() {
                 let base = (n * chans + ch) * plane;
                 let (ys, xs) = (m.min(h - y0), m.min(w - x0));
@@ -606,7 +604,7 @@ fn scatter_f32<T: Float>(
     out: SharedOut<T>,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<T>() == TypeId::of::<f32>() && gather::available() {
+    if avx512_f32::<T>() {
         let plane = h * w;
         let Some(b) = lanes.filter(|b| b.fit([h, w], chans * plane)) else {
             return false;

@@ -42,11 +42,7 @@ pub(super) fn transpose_positions<T: Copy + Send + Sync + 'static>(
 /// element by element.
 fn transpose<T: Copy + 'static>(src: &[T], dst: &mut [T], rows: usize, cols: usize) {
     assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
-    #[cfg(target_arch = "x86_64")]
-    let vector = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-        && std::arch::is_x86_feature_detected!("avx512f");
-    #[cfg(not(target_arch = "x86_64"))]
-    let vector = false;
+    let vector = crate::backend::cpu::features::avx512_f32::<T>();
     for r0 in (0..rows).step_by(BLOCK) {
         let r1 = (r0 + BLOCK).min(rows);
         for c0 in (0..cols).step_by(BLOCK) {
@@ -132,43 +128,35 @@ unsafe fn block16_avx512(src: *const f32, src_stride: usize, dst: *mut f32, dst_
 mod tests {
     use super::*;
 
-    /// f32 (whole 16 x 16 blocks in AVX-512 registers where the CPU has them) and u32 (element
-    /// by element) give the same transposes, on sides with and without partial blocks.
-    #[test]
-    fn f32_blocks_are_transposed() {
-        for (positions, chans, tiles) in [(3, 64, 48), (2, 35, 50)] {
-            let src: Vec<f32> = (0..positions * chans * tiles).map(|i| i as f32).collect();
-            for par in [false, true] {
-                let mut dst = vec![0.0; src.len()];
-                transpose_positions(&src, &mut dst, positions, chans, tiles, par);
-                for xi in 0..positions {
-                    let at = xi * chans * tiles;
-                    for ch in 0..chans {
-                        for t in 0..tiles {
-                            assert_eq!(dst[at + t * chans + ch], src[at + ch * tiles + t]);
-                        }
+    /// `transpose_positions` of `positions` matrices `[chans, tiles]` holding `0, 1, 2, ...`
+    /// (as `T`), both schedules, checked element by element.
+    fn check<T: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static>(
+        positions: usize,
+        chans: usize,
+        tiles: usize,
+        from: impl Fn(usize) -> T,
+    ) {
+        let src: Vec<T> = (0..positions * chans * tiles).map(&from).collect();
+        for par in [false, true] {
+            let mut dst = vec![from(0); src.len()];
+            transpose_positions(&src, &mut dst, positions, chans, tiles, par);
+            for xi in 0..positions {
+                let at = xi * chans * tiles;
+                for ch in 0..chans {
+                    for t in 0..tiles {
+                        assert_eq!(dst[at + t * chans + ch], src[at + ch * tiles + t]);
                     }
                 }
             }
         }
     }
 
+    /// f32 (whole 16 x 16 blocks in AVX-512 registers where the CPU has them, the rest element
+    /// by element) and u32 (element by element), on sides with and without partial blocks.
     #[test]
     fn every_position_is_transposed() {
-        // Sides that are not multiples of the block, two positions, both schedules.
-        let (positions, chans, tiles) = (2, 19, 37);
-        let src: Vec<u32> = (0..(positions * chans * tiles) as u32).collect();
-        for par in [false, true] {
-            let mut dst = vec![0; src.len()];
-            transpose_positions(&src, &mut dst, positions, chans, tiles, par);
-            for xi in 0..positions {
-                for ch in 0..chans {
-                    for t in 0..tiles {
-                        let at = xi * chans * tiles;
-                        assert_eq!(dst[at + t * chans + ch], src[at + ch * tiles + t]);
-                    }
-                }
-            }
-        }
+        check(3, 64, 48, |i| i as f32);
+        check(2, 35, 50, |i| i as f32);
+        check(2, 19, 37, |i| i as u32);
     }
 }
