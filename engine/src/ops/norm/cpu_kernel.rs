@@ -297,25 +297,34 @@ fn row_grad_sums<T: Float>(g: &[T], x: &[T], mt: T) -> (f64, f64) {
     (sg, sgx)
 }
 
-/// Per-channel mean and biased variance of `x` (two passes).
+/// `f(r)` for every row `r` of an `[n, c, l]` buffer (`r = ni * c + ci`), the threads taking
+/// contiguous ranges of rows, so memory is read in order: a loop per channel jumps `c * l`
+/// elements from row to row, which on B1's 7x7 and 3x3 planes is a few cache lines per jump,
+/// and read the gradient sums' two cold inputs at a third of the statistics' rate.
+fn per_row<R: Send>(n: usize, c: usize, l: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+    map_range(n * c, n * c * l, f)
+}
+
+/// Per-channel mean and biased variance of `x` (two passes); each channel's row sums are added
+/// over the batch in order, so the bits do not depend on the thread count.
 fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f64>, Vec<f64>) {
     let m = (n * l).max(1) as f64;
-    let stats = map_range(c, n * c * l, |ci| {
-        let row = |ni: usize| &x[(ni * c + ci) * l..(ni * c + ci + 1) * l];
-        let s: f64 = (0..n).map(|ni| row_sum2(row(ni), row(ni), |v, _| v)).sum();
-        let mean = s / m;
-        let mt = T::from_f64(mean);
-        let q: f64 = (0..n)
-            .map(|ni| {
-                row_sum2(row(ni), row(ni), |v, _| {
-                    let d = v - mt;
-                    d * d
-                })
-            })
-            .sum();
-        (mean, q / m)
+    let row = |r: usize| &x[r * l..(r + 1) * l];
+    let sums = per_row(n, c, l, |r| row_sum2(row(r), row(r), |v, _| v));
+    let mean: Vec<f64> = (0..c)
+        .map(|ci| (0..n).map(|ni| sums[ni * c + ci]).sum::<f64>() / m)
+        .collect();
+    let squares = per_row(n, c, l, |r| {
+        let mt = T::from_f64(mean[r % c]);
+        row_sum2(row(r), row(r), |v, _| {
+            let d = v - mt;
+            d * d
+        })
     });
-    stats.into_iter().unzip()
+    let var = (0..c)
+        .map(|ci| (0..n).map(|ni| squares[ni * c + ci]).sum::<f64>() / m)
+        .collect();
+    (mean, var)
 }
 
 /// `y = x * scale[c] + shift[c]`.
@@ -352,18 +361,21 @@ fn grad_sums<T: Float>(
     l: usize,
     mean: &[f64],
 ) -> Vec<(f64, f64)> {
-    map_range(c, n * c * l, |ci| {
-        let mt = T::from_f64(mean[ci]);
-        let (mut sg, mut sgx) = (0.0, 0.0);
-        for ni in 0..n {
-            let at = (ni * c + ci) * l;
-            let (xr, gr) = (&x[at..at + l], &g[at..at + l]);
-            let (a, b) = row_grad_sums(gr, xr, mt);
-            sg += a;
-            sgx += b;
-        }
-        (sg, sgx)
-    })
+    let rows = per_row(n, c, l, |r| {
+        let at = r * l;
+        row_grad_sums(&g[at..at + l], &x[at..at + l], T::from_f64(mean[r % c]))
+    });
+    (0..c)
+        .map(|ci| {
+            let (mut sg, mut sgx) = (0.0, 0.0);
+            for ni in 0..n {
+                let (a, b) = rows[ni * c + ci];
+                sg += a;
+                sgx += b;
+            }
+            (sg, sgx)
+        })
+        .collect()
 }
 
 /// One term `w * invstd * P(g)` of a batch-norm input gradient, with

@@ -72,21 +72,29 @@ pub fn conv2d_weight<T: Scratch>(
         })
         .collect();
     give(xp);
-    // Every element is written by the first sample group's partials.
-    let mut dw = recycle::output::<T>(k * c * nt);
-    for (i, part) in partials.into_iter().enumerate() {
-        let c0 = i % p.groups() * G;
-        for (l, ko) in (c0..k.min(c0 + G)).enumerate() {
-            let dst = &mut dw[ko * c * nt..(ko + 1) * c * nt];
-            let src = part[l..].iter().step_by(G);
-            if i < p.groups() {
-                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v);
-            } else {
-                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = *d + v);
-            }
+    // Per block of output channels (in parallel): its partials added in sample-group order in
+    // their own `[c][tap][G]` layout (contiguous), then transposed once into `dw` (`[k][c][tap]`).
+    // The same sums in the same order as adding each partial into `dw` in turn, whose strided
+    // reads per partial were 3% of a B1 step on the calling thread alone.
+    let mut dw = recycle::output::<T>(k * c * nt); // every element written below
+    let per_block = c * nt;
+    let add_block = |gi: usize, dst: &mut [T]| {
+        let mut acc = take::<T>(per_block * G);
+        acc.copy_from_slice(&partials[gi]);
+        for si in 1..groups {
+            let part = &partials[si * p.groups() + gi];
+            acc.iter_mut().zip(part).for_each(|(a, &v)| *a = *a + v);
         }
-        give(part);
-    }
+        for (l, dst) in dst.chunks_exact_mut(per_block).enumerate() {
+            dst.iter_mut()
+                .zip(acc[l..].iter().step_by(G))
+                .for_each(|(d, &v)| *d = v);
+        }
+        give(acc);
+    };
+    let work = groups * k * per_block;
+    crate::backend::cpu::par::for_chunks(&mut dw, G * per_block, work, add_block);
+    partials.into_iter().for_each(give);
     dw
 }
 
