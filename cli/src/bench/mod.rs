@@ -57,10 +57,18 @@ pub fn run(a: Args) -> Result<()> {
     maxl_engine::backend::cuda::set_allow_tf32(a.tf32);
     crate::train::set_threads(a.threads)?;
     let threads = rayon::current_num_threads();
+    let steps = |config| {
+        let run = || steps::run(config, &a.steps, threads, dev, a.tf32);
+        if dev == Device::Cpu {
+            crate::train::threads::on_pool(run)
+        } else {
+            run()
+        }
+    };
     match a.which.as_str() {
         "gemm" => gemm::run(threads, dev, a.tf32),
-        "b1" => steps::run(steps::Config::B1, &a.steps, threads, dev, a.tf32),
-        "b2" => steps::run(steps::Config::B2, &a.steps, threads, dev, a.tf32),
+        "b1" => steps(steps::Config::B1),
+        "b2" => steps(steps::Config::B2),
         "ops-table" => {
             let d = &a.detail;
             ops_report::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())

@@ -13,8 +13,9 @@ use crate::Result;
 use maxl_engine::Tensor;
 
 /// How the auxiliary labels of a run are made (MAXL's generator, fixed labels, k-means, or
-/// none), with the state that takes.
-pub trait AuxStrategy {
+/// none), with the state that takes. `Send`: `maxl-cli train` runs a CPU run's loop on a
+/// worker thread of rayon's pool.
+pub trait AuxStrategy: Send {
     /// The method's name as `--method` spells it; a checkpoint records it.
     fn name(&self) -> &'static str;
 
