@@ -83,7 +83,7 @@ pub(crate) fn recycle(c: CpuStorage) {
     match c {
         CpuStorage::F32(v) => keep(v),
         CpuStorage::F64(v) => keep(v),
-        CpuStorage::I64(_) => {}
+        CpuStorage::I64(v) => keep(v), // max pooling's indices
     }
 }
 

@@ -179,7 +179,7 @@ fn max_pool2d<T: Float>(
     }
     // Every output and index is written below.
     let mut out = recycle::output::<T>(planes * plane);
-    let mut idx = vec![0i64; planes * plane];
+    let mut idx = recycle::output::<i64>(planes * plane);
     let pairs = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
     let run = |(pi, (o, ix)): (usize, (&mut [T], &mut [i64]))| {
         let src = &x[pi * hw..(pi + 1) * hw];
