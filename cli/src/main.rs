@@ -64,6 +64,14 @@ fn main() -> ExitCode {
     // faulting fresh zeroed pages back in cost about 6% of a B1 step.
     // SAFETY: sets a plain integer option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // A closed pipe ends the program quietly, as for other command-line tools
+    // (`maxl-cli bench gemm | head -1`), instead of a panic in `println!`; Rust sets SIGPIPE
+    // to be ignored before `main`.
+    // SAFETY: restores the default action of one signal before any thread is started.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // A value a flag's parser refused: its reason on one line, as other errors.

@@ -44,3 +44,28 @@ fn an_unknown_step_is_refused_with_the_choices() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("single, meta, stage1, stage2"), "{err}");
 }
+
+/// A reader that closes the pipe early (`maxl-cli bench gemm | head -1`) ends the program
+/// quietly, by SIGPIPE as other tools, not with a panic in `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_program_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_maxl-cli"))
+        .args(["bench", "gemm", "--threads", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("maxl-cli starts");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().expect("maxl-cli ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}
