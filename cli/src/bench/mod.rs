@@ -57,8 +57,8 @@ pub fn run(a: Args) -> Result<()> {
     maxl_engine::backend::cuda::set_allow_tf32(a.tf32);
     crate::train::set_threads(a.threads)?;
     let threads = rayon::current_num_threads();
-    let steps = |config| {
-        let run = || steps::run(config, &a.steps, threads, dev, a.tf32);
+    // CPU work runs on a worker of the pool, as `train` does.
+    let on_cpu_pool = |run: &(dyn Fn() -> Result<()> + Sync)| {
         if dev == Device::Cpu {
             crate::train::threads::on_pool(run)
         } else {
@@ -66,15 +66,15 @@ pub fn run(a: Args) -> Result<()> {
         }
     };
     match a.which.as_str() {
-        "gemm" => gemm::run(threads, dev, a.tf32),
-        "b1" => steps(steps::Config::B1),
-        "b2" => steps(steps::Config::B2),
+        "gemm" => on_cpu_pool(&|| gemm::run(threads, dev, a.tf32)),
+        "b1" => on_cpu_pool(&|| steps::run(steps::Config::B1, &a.steps, threads, dev, a.tf32)),
+        "b2" => on_cpu_pool(&|| steps::run(steps::Config::B2, &a.steps, threads, dev, a.tf32)),
         "ops-table" => {
             let d = &a.detail;
             ops_report::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())
         }
-        "ops" if dev == Device::Cpu => ops::run(&a.detail, threads),
-        "conv" if dev == Device::Cpu => conv::run(&a.detail, threads),
+        "ops" if dev == Device::Cpu => on_cpu_pool(&|| ops::run(&a.detail, threads)),
+        "conv" if dev == Device::Cpu => on_cpu_pool(&|| conv::run(&a.detail, threads)),
         "ops" | "conv" => anyhow::bail!("bench {} runs on the CPU: use --device cpu", a.which),
         _ => unreachable!("clap restricts the choices"),
     }
