@@ -305,26 +305,38 @@ fn per_row<R: Send>(n: usize, c: usize, l: usize, f: impl Fn(usize) -> R + Sync 
     map_range(n * c, n * c * l, f)
 }
 
-/// Per-channel mean and biased variance of `x` (two passes); each channel's row sums are added
-/// over the batch in order, so the bits do not depend on the thread count.
+/// Per-channel mean and biased variance of `x`, reading it once: each row's sum, then (while
+/// the row is still in the L1 cache) its squared deviations from a centre `c` near its mean;
+/// per channel the rows are combined over the batch in order, exactly in f64:
+/// `sum (v - mean)^2 = sum_rows [q + 2 (c - mean) (s - l c) + l (c - mean)^2]`. As accurate as
+/// two passes over the whole channel (the deviations are taken from the row's own mean), which
+/// read every activation twice; the bits do not depend on the thread count.
 fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f64>, Vec<f64>) {
     let m = (n * l).max(1) as f64;
-    let row = |r: usize| &x[r * l..(r + 1) * l];
-    let sums = per_row(n, c, l, |r| row_sum2(row(r), row(r), |v, _| v));
-    let mean: Vec<f64> = (0..c)
-        .map(|ci| (0..n).map(|ni| sums[ni * c + ci]).sum::<f64>() / m)
-        .collect();
-    let squares = per_row(n, c, l, |r| {
-        let mt = T::from_f64(mean[r % c]);
-        row_sum2(row(r), row(r), |v, _| {
-            let d = v - mt;
+    let rows = per_row(n, c, l, |r| {
+        let row = &x[r * l..(r + 1) * l];
+        let s = row_sum2(row, row, |v, _| v);
+        let centre = T::from_f64(s / l.max(1) as f64);
+        let q = row_sum2(row, row, |v, _| {
+            let d = v - centre;
             d * d
-        })
+        });
+        (s, q, centre.to_f64())
     });
-    let var = (0..c)
-        .map(|ci| (0..n).map(|ni| squares[ni * c + ci]).sum::<f64>() / m)
-        .collect();
-    (mean, var)
+    let lf = l as f64;
+    (0..c)
+        .map(|ci| {
+            let mean = (0..n).map(|ni| rows[ni * c + ci].0).sum::<f64>() / m;
+            let squares: f64 = (0..n)
+                .map(|ni| {
+                    let (s, q, centre) = rows[ni * c + ci];
+                    let off = centre - mean;
+                    q + 2.0 * off * (s - lf * centre) + lf * off * off
+                })
+                .sum();
+            (mean, (squares / m).max(0.0))
+        })
+        .unzip()
 }
 
 /// `y = x * scale[c] + shift[c]`.
