@@ -17,6 +17,7 @@ mod ops_table;
 mod steps;
 mod timing;
 
+use crate::train::threads::on_pool;
 use anyhow::Result;
 use maxl_engine::Device;
 
@@ -58,23 +59,20 @@ pub fn run(a: Args) -> Result<()> {
     crate::train::set_threads(a.threads)?;
     let threads = rayon::current_num_threads();
     // CPU work runs on a worker of the pool, as `train` does.
-    let on_cpu_pool = |run: &(dyn Fn() -> Result<()> + Sync)| {
-        if dev == Device::Cpu {
-            crate::train::threads::on_pool(run)
-        } else {
-            run()
-        }
-    };
     match a.which.as_str() {
-        "gemm" => on_cpu_pool(&|| gemm::run(threads, dev, a.tf32)),
-        "b1" => on_cpu_pool(&|| steps::run(steps::Config::B1, &a.steps, threads, dev, a.tf32)),
-        "b2" => on_cpu_pool(&|| steps::run(steps::Config::B2, &a.steps, threads, dev, a.tf32)),
+        "gemm" => on_pool(dev, || gemm::run(threads, dev, a.tf32)),
+        "b1" => on_pool(dev, || {
+            steps::run(steps::Config::B1, &a.steps, threads, dev, a.tf32)
+        }),
+        "b2" => on_pool(dev, || {
+            steps::run(steps::Config::B2, &a.steps, threads, dev, a.tf32)
+        }),
         "ops-table" => {
             let d = &a.detail;
             ops_report::run(d.torch.as_deref(), d.ours.as_deref(), d.png.as_deref())
         }
-        "ops" if dev == Device::Cpu => on_cpu_pool(&|| ops::run(&a.detail, threads)),
-        "conv" if dev == Device::Cpu => on_cpu_pool(&|| conv::run(&a.detail, threads)),
+        "ops" if dev == Device::Cpu => on_pool(dev, || ops::run(&a.detail, threads)),
+        "conv" if dev == Device::Cpu => on_pool(dev, || conv::run(&a.detail, threads)),
         "ops" | "conv" => anyhow::bail!("bench {} runs on the CPU: use --device cpu", a.which),
         _ => unreachable!("clap restricts the choices"),
     }

@@ -155,11 +155,7 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     let mut saved = 0;
-    let result = if device == Device::Cpu {
-        threads::on_pool(|| train_in(&a, &p, &mut trainer, &data, &mut saved))
-    } else {
-        train_in(&a, &p, &mut trainer, &data, &mut saved)
-    };
+    let result = threads::on_pool(device, || train_in(&a, &p, &mut trainer, &data, &mut saved));
     if result.is_err() {
         if p.resumed || saved > 0 {
             p.dir.remove_temps();

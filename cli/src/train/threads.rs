@@ -4,6 +4,7 @@
 //! would spend minutes starting threads and then thrash).
 
 use anyhow::{bail, Result};
+use maxl_engine::Device;
 
 /// The most threads per core `--threads` accepts.
 pub const PER_CORE: usize = 4;
@@ -39,14 +40,18 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
     }
 }
 
-/// Runs `f` on a worker thread of rayon's pool (the calling thread waits), so that the CPU
-/// kernels' parallel loops start on a running worker instead of being injected into the pool
-/// from outside it, which woke a sleeping worker and put the calling thread to sleep at every
-/// parallel op: a B1 single-task step switched threads about 400 times, 5x as often as on a
-/// worker, each switch a wait for a CPU on a loaded host. For CPU work only: a CUDA context is
-/// bound to the thread that made it.
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
+/// Runs `f` on a worker thread of rayon's pool when `device` is the CPU (the calling thread
+/// waits), so that the CPU kernels' parallel loops start on a running worker instead of being
+/// injected into the pool from outside it, which woke a sleeping worker and put the calling
+/// thread to sleep at every parallel op: a B1 single-task step switched threads about 400
+/// times, 5x as often as on a worker, each switch a wait for a CPU on a loaded host. On a GPU
+/// `f` runs on the calling thread: a CUDA context is bound to the thread that made it.
+pub fn on_pool<R: Send>(device: Device, f: impl FnOnce() -> R + Send) -> R {
+    if device == Device::Cpu {
+        rayon::scope(|_| f())
+    } else {
+        f()
+    }
 }
 
 #[cfg(test)]
@@ -56,7 +61,7 @@ mod tests {
     #[test]
     fn work_on_the_pool_runs_on_a_worker_thread() {
         assert_eq!(rayon::current_thread_index(), None);
-        let inside = on_pool(rayon::current_thread_index);
+        let inside = on_pool(Device::Cpu, rayon::current_thread_index);
         assert!(inside.is_some(), "ran on {inside:?}");
     }
 

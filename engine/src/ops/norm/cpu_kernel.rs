@@ -298,17 +298,26 @@ fn row_grad_sums<T: Float>(g: &[T], x: &[T], mt: T) -> (f64, f64) {
 }
 
 /// `f(r)` for every row `r` of an `[n, c, l]` buffer (`r = ni * c + ci`), the threads taking
-/// contiguous ranges of rows, so memory is read in order: a loop per channel jumps `c * l`
-/// elements from row to row, which on B1's 7x7 and 3x3 planes is a few cache lines per jump,
-/// and read the gradient sums' two cold inputs at a third of the statistics' rate.
+/// contiguous ranges of rows, so that memory is read in order (a loop per channel jumps `c * l`
+/// elements from row to row: a few cache lines per jump on B1's 7x7 and 3x3 planes, where the
+/// gradient sums ran at a third of the statistics' rate).
 fn per_row<R: Send>(n: usize, c: usize, l: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     map_range(n * c, n * c * l, f)
 }
 
-/// Per-channel mean and biased variance of `x`, reading it once: each row's sum, then (while
-/// the row is still in the L1 cache) its squared deviations from a centre `c` near its mean;
-/// per channel the rows are combined over the batch in order, exactly in f64:
-/// `sum (v - mean)^2 = sum_rows [q + 2 (c - mean) (s - l c) + l (c - mean)^2]`. As accurate as
+/// Channel `ci`'s values of [`per_row`], over the batch in order.
+fn over_batch<R: Copy>(rows: &[R], c: usize, ci: usize) -> impl Iterator<Item = R> + '_ {
+    rows.get(ci..)
+        .unwrap_or_default()
+        .iter()
+        .step_by(c)
+        .copied() // none for an empty batch
+}
+
+/// Per-channel mean and biased variance of `x`, reading it once: each row's sum `s`, then
+/// (while the row is still in the L1 cache) its squared deviations `q` from a centre `z` near
+/// its mean; per channel the rows are combined over the batch in order, exactly in f64:
+/// `sum (v - mean)^2 = sum_rows [q + 2 (z - mean) (s - l z) + l (z - mean)^2]`. As accurate as
 /// two passes over the whole channel (the deviations are taken from the row's own mean), which
 /// read every activation twice; the bits do not depend on the thread count.
 fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f64>, Vec<f64>) {
@@ -316,22 +325,21 @@ fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, l: usize) -> (Vec<f64>, 
     let rows = per_row(n, c, l, |r| {
         let row = &x[r * l..(r + 1) * l];
         let s = row_sum2(row, row, |v, _| v);
-        let centre = T::from_f64(s / l.max(1) as f64);
+        let z = T::from_f64(s / l.max(1) as f64);
         let q = row_sum2(row, row, |v, _| {
-            let d = v - centre;
+            let d = v - z;
             d * d
         });
-        (s, q, centre.to_f64())
+        (s, q, z.to_f64())
     });
     let lf = l as f64;
     (0..c)
         .map(|ci| {
-            let mean = (0..n).map(|ni| rows[ni * c + ci].0).sum::<f64>() / m;
-            let squares: f64 = (0..n)
-                .map(|ni| {
-                    let (s, q, centre) = rows[ni * c + ci];
-                    let off = centre - mean;
-                    q + 2.0 * off * (s - lf * centre) + lf * off * off
+            let mean = over_batch(&rows, c, ci).map(|r| r.0).sum::<f64>() / m;
+            let squares: f64 = over_batch(&rows, c, ci)
+                .map(|(s, q, z)| {
+                    let off = z - mean;
+                    q + 2.0 * off * (s - lf * z) + lf * off * off
                 })
                 .sum();
             (mean, (squares / m).max(0.0))
@@ -378,15 +386,7 @@ fn grad_sums<T: Float>(
         row_grad_sums(&g[at..at + l], &x[at..at + l], T::from_f64(mean[r % c]))
     });
     (0..c)
-        .map(|ci| {
-            let (mut sg, mut sgx) = (0.0, 0.0);
-            for ni in 0..n {
-                let (a, b) = rows[ni * c + ci];
-                sg += a;
-                sgx += b;
-            }
-            (sg, sgx)
-        })
+        .map(|ci| over_batch(&rows, c, ci).fold((0.0, 0.0), |(sg, sgx), (a, b)| (sg + a, sgx + b)))
         .collect()
 }
 
